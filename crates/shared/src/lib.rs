@@ -1,0 +1,9 @@
+//! What every service of the platform shares: the entities of the schema and the one way to
+//! turn configuration into a database connection.
+
+pub mod database;
+pub mod entities;
+pub mod env;
+
+pub use database::{Backend, DatabaseConfig, connect};
+pub use env::ConfigError;

@@ -1,0 +1,250 @@
+//! The service's one typed configuration, read once at start from the environment (with `.env`
+//! files filling in what the environment does not set) and validated before anything binds.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use shared::env::{AppEnv, ConfigError, Env, parse_bool, parse_number, parse_or};
+use shared::{Backend, DatabaseConfig};
+
+/// Every variable the service reads besides the database ones (`shared::database::vars`).
+pub mod vars {
+    pub const USER_SERVICE_HOST: &str = "USER_SERVICE_HOST";
+    pub const USER_SERVICE_PORT: &str = "USER_SERVICE_PORT";
+    pub const CORS_ORIGIN: &str = "CORS_ORIGIN";
+    pub const APP_ENV: &str = "APP_ENV";
+    pub const RUST_LOG: &str = "RUST_LOG";
+    pub const LOG_FORMAT: &str = "LOG_FORMAT";
+    pub const MIGRATE_ON_START: &str = "MIGRATE_ON_START";
+    pub const HEALTH_DB_TIMEOUT_MS: &str = "HEALTH_DB_TIMEOUT_MS";
+    pub const HEALTH_PROBE_INTERVAL_MS: &str = "HEALTH_PROBE_INTERVAL_MS";
+    pub const REQUEST_TIMEOUT_MS: &str = "REQUEST_TIMEOUT_MS";
+    pub const REQUEST_BODY_LIMIT_BYTES: &str = "REQUEST_BODY_LIMIT_BYTES";
+    pub const SHUTDOWN_TIMEOUT_MS: &str = "SHUTDOWN_TIMEOUT_MS";
+
+    pub const ALL: [&str; 12] = [
+        USER_SERVICE_HOST,
+        USER_SERVICE_PORT,
+        CORS_ORIGIN,
+        APP_ENV,
+        RUST_LOG,
+        LOG_FORMAT,
+        MIGRATE_ON_START,
+        HEALTH_DB_TIMEOUT_MS,
+        HEALTH_PROBE_INTERVAL_MS,
+        REQUEST_TIMEOUT_MS,
+        REQUEST_BODY_LIMIT_BYTES,
+        SHUTDOWN_TIMEOUT_MS,
+    ];
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub app_env: AppEnv,
+    pub http: HttpSettings,
+    pub database: DatabaseConfig,
+    /// Apply pending migrations before serving. Defaults to on for the embedded SQLite database
+    /// and off for PostgreSQL, where migrations are a deployment step.
+    pub migrate_on_start: bool,
+    pub health: HealthSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub host: IpAddr,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    pub cors_origins: Vec<HeaderValue>,
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct HealthSettings {
+    /// Bound on the `/health/db` round trip.
+    pub db_timeout: Duration,
+    /// How often the background probe refreshes the state `/health` reports.
+    pub probe_interval: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+impl Settings {
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let app_env = AppEnv::from_env(env)?;
+        let database = DatabaseConfig::from_env(env)?;
+        let migrate_on_start = parse_bool(
+            env,
+            vars::MIGRATE_ON_START,
+            database.backend() == Backend::Sqlite,
+        )?;
+        let http = HttpSettings {
+            host: parse_or(
+                env,
+                vars::USER_SERVICE_HOST,
+                IpAddr::from([0, 0, 0, 0]),
+                "an IP address such as 0.0.0.0 or 127.0.0.1",
+            )?,
+            port: parse_number(env, vars::USER_SERVICE_PORT, 4001, 0, 65535)?,
+            cors_origins: cors_origins(env)?,
+            request_timeout: millis(env, vars::REQUEST_TIMEOUT_MS, 15_000)?,
+            body_limit_bytes: parse_number(
+                env,
+                vars::REQUEST_BODY_LIMIT_BYTES,
+                1024 * 1024,
+                1,
+                1024 * 1024 * 1024,
+            )?,
+            shutdown_timeout: millis(env, vars::SHUTDOWN_TIMEOUT_MS, 10_000)?,
+        };
+        let health = HealthSettings {
+            db_timeout: millis(env, vars::HEALTH_DB_TIMEOUT_MS, 2_000)?,
+            probe_interval: millis(env, vars::HEALTH_PROBE_INTERVAL_MS, 2_000)?,
+        };
+        let log = LogSettings {
+            filter: log_filter(env)?,
+            format: match env.get(vars::LOG_FORMAT)?.as_deref().map(str::trim) {
+                None => LogFormat::Human,
+                Some(raw) if raw.eq_ignore_ascii_case("human") => LogFormat::Human,
+                Some(raw) if raw.eq_ignore_ascii_case("json") => LogFormat::Json,
+                Some(raw) => {
+                    return Err(ConfigError::new(
+                        vars::LOG_FORMAT,
+                        format!("expected human or json, got {raw:?}"),
+                    ));
+                }
+            },
+        };
+        Ok(Self {
+            app_env,
+            http,
+            database,
+            migrate_on_start,
+            health,
+            log,
+        })
+    }
+}
+
+fn millis(env: &impl Env, name: &str, default: u64) -> Result<Duration, ConfigError> {
+    parse_number(env, name, default, 1, 3_600_000).map(Duration::from_millis)
+}
+
+fn cors_origins(env: &impl Env) -> Result<Vec<HeaderValue>, ConfigError> {
+    let raw = env
+        .get(vars::CORS_ORIGIN)?
+        .unwrap_or_else(|| "http://localhost:3000".to_owned());
+    let mut origins = Vec::new();
+    for origin in raw
+        .split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+    {
+        let problem = |why: &str| {
+            ConfigError::new(
+                vars::CORS_ORIGIN,
+                format!(
+                    "{origin:?} is not an origin ({why}); expected e.g. https://app.example.com"
+                ),
+            )
+        };
+        if origin == "*" {
+            return Err(problem("a wildcard cannot be combined with credentials"));
+        }
+        let url = url::Url::parse(origin).map_err(|error| problem(&error.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(problem("it needs http:// or https:// and a host"));
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(problem("an origin has no path, query or fragment"));
+        }
+        let value = HeaderValue::from_str(origin.trim_end_matches('/'))
+            .map_err(|_| problem("it is not a valid header value"))?;
+        origins.push(value);
+    }
+    if origins.is_empty() {
+        return Err(ConfigError::new(vars::CORS_ORIGIN, "lists no origin"));
+    }
+    Ok(origins)
+}
+
+fn log_filter(env: &impl Env) -> Result<String, ConfigError> {
+    let filter = env
+        .get(vars::RUST_LOG)?
+        .unwrap_or_else(|| "info,sqlx=warn".to_owned());
+    tracing_subscriber::EnvFilter::try_new(&filter)
+        .map_err(|error| ConfigError::new(vars::RUST_LOG, format!("{error} in {filter:?}")))?;
+    Ok(filter)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_original() {
+        let settings = Settings::from_env(&HashMap::new()).unwrap();
+        assert_eq!(settings.http.port, 4001);
+        assert_eq!(settings.http.host.to_string(), "0.0.0.0");
+        assert_eq!(settings.http.cors_origins, ["http://localhost:3000"]);
+        assert_eq!(settings.database.backend(), Backend::Sqlite);
+        assert!(
+            settings.migrate_on_start,
+            "the embedded default migrates itself"
+        );
+    }
+
+    #[test]
+    fn postgres_does_not_migrate_unless_asked() {
+        let env = HashMap::from([("DATABASE_HOST", "localhost")]);
+        assert!(!Settings::from_env(&env).unwrap().migrate_on_start);
+        let env = HashMap::from([("DATABASE_HOST", "localhost"), ("MIGRATE_ON_START", "true")]);
+        assert!(Settings::from_env(&env).unwrap().migrate_on_start);
+    }
+
+    #[test]
+    fn cors_origin_takes_a_comma_separated_list() {
+        let env = HashMap::from([("CORS_ORIGIN", "http://a.test, https://b.test:8443")]);
+        let settings = Settings::from_env(&env).unwrap();
+        assert_eq!(
+            settings.http.cors_origins,
+            ["http://a.test", "https://b.test:8443"]
+        );
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        for (name, value) in [
+            ("USER_SERVICE_PORT", "abc"),
+            ("USER_SERVICE_PORT", "70000"),
+            ("USER_SERVICE_HOST", "not-an-ip"),
+            ("APP_ENV", "staging"),
+            ("CORS_ORIGIN", "*"),
+            ("CORS_ORIGIN", "localhost:3000/path"),
+            ("LOG_FORMAT", "xml"),
+            ("RUST_LOG", "info,[[["),
+            ("MIGRATE_ON_START", "maybe"),
+            ("HEALTH_DB_TIMEOUT_MS", "0"),
+            ("DATABASE_URL", "mysql://x"),
+        ] {
+            let env = HashMap::from([(name, value)]);
+            let error = Settings::from_env(&env).unwrap_err();
+            assert_eq!(error.variable, name, "{name}={value} gave {error}");
+        }
+    }
+}

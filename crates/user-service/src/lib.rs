@@ -1,0 +1,12 @@
+//! The user-service: configuration, pool, and the `/health` and `/health/db` probes that later
+//! milestones (auth, chat, billing) build on.
+
+pub mod config;
+pub mod database_health;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::{Application, StartupError};

@@ -1,0 +1,205 @@
+//! Building and running the application: connect (lazily), migrate when asked, bind, serve,
+//! and stop gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderName, Method, Request, StatusCode};
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower::ServiceBuilder;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::map_response_body::MapResponseBodyLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::config::Settings;
+use crate::database_health::{DatabaseHealth, spawn_probe};
+use crate::routes;
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Why the service could not start. Each message says what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database ({database}): {source}")]
+    Database { database: String, source: DbErr },
+    #[error("cannot apply migrations to {database}: {source}")]
+    Migration { database: String, source: DbErr },
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A built application: bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    router: Router,
+    db: DatabaseConnection,
+    probe: JoinHandle<()>,
+    shutdown_timeout: Duration,
+}
+
+impl Application {
+    /// Connects to the database (PostgreSQL lazily: a database that is down does not stop the
+    /// service from starting), applies migrations when configured to, and binds the port.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let database = settings.database.describe();
+        tracing::info!(%database, env = settings.app_env.as_str(), "starting user-service");
+        let db = shared::connect(&settings.database)
+            .await
+            .map_err(|source| StartupError::Database {
+                database: database.clone(),
+                source,
+            })?;
+        if settings.migrate_on_start {
+            migration::up(&db, &settings.database)
+                .await
+                .map_err(|source| StartupError::Migration {
+                    database: database.clone(),
+                    source,
+                })?;
+            tracing::info!("migrations are up to date");
+        }
+
+        let database_health = Arc::new(DatabaseHealth::default());
+        let probe = spawn_probe(
+            db.clone(),
+            database_health.clone(),
+            settings.health.probe_interval,
+            settings.health.db_timeout,
+        );
+        let state = AppState {
+            db: db.clone(),
+            backend: settings.database.backend(),
+            database_health,
+            health_db_timeout: settings.health.db_timeout,
+        };
+        let router = with_middleware(routes::router(state), &settings);
+
+        let address = SocketAddr::new(settings.http.host, settings.http.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| StartupError::Bind { address, source })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { address, source })?
+            .port();
+        Ok(Self {
+            listener,
+            port,
+            router,
+            db,
+            probe,
+            shutdown_timeout: settings.http.shutdown_timeout,
+        })
+    }
+
+    /// The bound port (the real one when the configuration asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
+    /// (for at most the shutdown timeout) and closes the pool.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        tracing::info!("User Service running on http://localhost:{}", self.port);
+        let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, finishing in-flight requests");
+            let _ = stopping_tx.send(true);
+        });
+        let mut server = tokio::spawn(async move { server.await });
+        let grace = self.shutdown_timeout;
+        let result = tokio::select! {
+            joined = &mut server => match joined {
+                Ok(served) => served.map_err(StartupError::Serve),
+                Err(error) => Err(StartupError::Serve(std::io::Error::other(error))),
+            },
+            () = async move {
+                let _ = stopping_rx.wait_for(|stopping| *stopping).await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(?grace, "in-flight requests did not finish in time; closing them");
+                server.abort();
+                Ok(())
+            }
+        };
+        self.probe.abort();
+        if let Err(error) = self.db.close().await {
+            tracing::warn!(%error, "closing the database pool failed");
+        }
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// Every layer every route gets, outermost first: request id, tracing, CORS, body limit,
+/// timeout.
+fn with_middleware(router: Router, settings: &Settings) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(settings.http.cors_origins.clone()))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::PATCH,
+            Method::POST,
+            Method::DELETE,
+        ])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([REQUEST_ID]);
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<Body>| {
+            let request_id = request
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("");
+            // Probes arrive every few seconds from every load balancer: keep them out of the
+            // default (info) log, where they would drown everything else.
+            if request.uri().path().starts_with("/health") {
+                tracing::debug_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+            } else {
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+            }
+        })
+        .on_request(())
+        .on_response(
+            DefaultOnResponse::new()
+                .level(Level::DEBUG)
+                .latency_unit(tower_http::LatencyUnit::Micros),
+        );
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(trace)
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(cors)
+            .layer(MapResponseBodyLayer::new(Body::new))
+            .layer(RequestBodyLimitLayer::new(settings.http.body_limit_bytes))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                settings.http.request_timeout,
+            )),
+    )
+}
