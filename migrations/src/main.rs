@@ -90,11 +90,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!(
-                "error: {} ({}): {error}",
-                "migration failed",
-                config.describe()
-            );
+            eprintln!("error: migration failed ({}): {error}", config.describe());
             ExitCode::FAILURE
         }
     }

@@ -70,7 +70,7 @@ impl fmt::Display for Backend {
 
 #[derive(Clone)]
 enum Target {
-    Postgres(PgConnectOptions),
+    Postgres(Box<PgConnectOptions>),
     Sqlite { path: PathBuf },
 }
 
@@ -133,7 +133,7 @@ impl DatabaseConfig {
         .try_fold(false, |any, name| {
             Ok::<_, ConfigError>(any || env.get(name)?.is_some())
         })? {
-            Target::Postgres(postgres_from_parts(env)?)
+            Target::Postgres(Box::new(postgres_from_parts(env)?))
         } else {
             let path = env
                 .get(vars::DATABASE_SQLITE_PATH)?
@@ -209,7 +209,7 @@ impl DatabaseConfig {
     pub fn with_database_name(&self, name: &str) -> Option<Self> {
         match &self.target {
             Target::Postgres(options) => Some(Self {
-                target: Target::Postgres(options.clone().database(name)),
+                target: Target::Postgres(Box::new((**options).clone().database(name))),
                 pool: self.pool,
             }),
             Target::Sqlite { .. } => None,
@@ -232,7 +232,7 @@ fn target_from_url(url: &str) -> Result<Target, ConfigError> {
                 }
                 ConfigError::new(name, format!("is not a valid PostgreSQL URL ({message})"))
             })?;
-            Ok(Target::Postgres(options))
+            Ok(Target::Postgres(Box::new(options)))
         }
         "sqlite" => {
             let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");

@@ -226,16 +226,16 @@ async fn read_postgres(db: &DatabaseConnection) -> Catalog {
 
     let objects = rows(
         db,
-        "SELECT 'relation:' || c.relkind || ':' || c.relname AS object FROM pg_class c \
+        "SELECT 'relation:' || c.relkind::text || ':' || c.relname::text AS object FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() \
-         UNION ALL SELECT 'type:' || t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+         UNION ALL SELECT 'type:' || t.typname::text FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
              WHERE n.nspname = current_schema() AND t.typtype IN ('e', 'd', 'r', 'm') \
-         UNION ALL SELECT 'constraint:' || c.conname || ' ' || t.relname FROM pg_constraint c \
+         UNION ALL SELECT 'constraint:' || c.conname::text || ' ' || t.relname::text FROM pg_constraint c \
              JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = c.connamespace \
              WHERE n.nspname = current_schema() \
-         UNION ALL SELECT 'function:' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         UNION ALL SELECT 'function:' || p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
              WHERE n.nspname = current_schema() \
-         UNION ALL SELECT 'extension:' || e.extname FROM pg_extension e WHERE e.extname <> 'plpgsql' \
+         UNION ALL SELECT 'extension:' || e.extname::text FROM pg_extension e WHERE e.extname <> 'plpgsql' \
          ORDER BY 1",
     )
     .await

@@ -1,0 +1,94 @@
+//! The migration CLI as a user runs it: real process, real exit codes, real output.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("chatai-cli-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|error| panic!("scratch dir: {error}"));
+        Self(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn migration(scratch: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_migration"));
+    command.args(args).current_dir(&scratch.0);
+    for name in shared::database::vars::ALL {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    command
+        .output()
+        .unwrap_or_else(|error| panic!("run migration: {error}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn up_status_down_work_on_the_embedded_default() {
+    let scratch = Scratch::new();
+    let up = migration(&scratch, &["up"], &[]);
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    assert!(text(&up.stdout).contains("applied  m20261124_000001_initial_schema"));
+    assert!(text(&up.stderr).contains("SQLite data/chatai.db"));
+    assert!(scratch.0.join("data/chatai.db").is_file());
+
+    let status = migration(&scratch, &["status"], &[]);
+    assert!(status.status.success());
+    assert!(text(&status.stdout).contains("applied"));
+
+    let down = migration(&scratch, &["down"], &[]);
+    assert!(down.status.success(), "{}", text(&down.stderr));
+    assert!(text(&down.stdout).contains("pending  m20261124_000001_initial_schema"));
+}
+
+#[test]
+fn a_bad_variable_is_named_and_exits_2_without_a_panic_or_a_password() {
+    let scratch = Scratch::new();
+    for (name, value) in [
+        ("DATABASE_PORT", "abc"),
+        ("DATABASE_POOL_MAX", "0"),
+        ("DATABASE_URL", "postgres://app:s3cret-pw@db:99999/app"),
+        ("DATABASE_URL", "mysql://app:s3cret-pw@db/app"),
+    ] {
+        let output = migration(&scratch, &["up"], &[(name, value)]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}={value}: {stderr}");
+        assert!(stderr.contains(name), "{name} not named in: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!stderr.contains("s3cret-pw") && !text(&output.stdout).contains("s3cret-pw"));
+    }
+}
+
+#[test]
+fn an_unreachable_database_fails_with_exit_1_and_no_password() {
+    let scratch = Scratch::new();
+    let output = migration(
+        &scratch,
+        &["up"],
+        &[
+            ("DATABASE_URL", "postgres://app:s3cret-pw@127.0.0.1:1/app"),
+            ("DATABASE_CONNECT_TIMEOUT_MS", "1000"),
+        ],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("PostgreSQL app@127.0.0.1:1/app"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
