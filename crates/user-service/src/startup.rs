@@ -109,6 +109,11 @@ impl Application {
         })
     }
 
+    /// The service's pool (tests and future background jobs share it).
+    pub fn database(&self) -> DatabaseConnection {
+        self.db.clone()
+    }
+
     /// The bound port (the real one when the configuration asked for port 0).
     pub fn port(&self) -> u16 {
         self.port

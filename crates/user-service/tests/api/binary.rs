@@ -1,0 +1,162 @@
+//! The `user-service` binary as an operator runs it: configuration errors and SIGTERM.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("chatai-svc-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|error| panic!("scratch dir: {error}"));
+        Self(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn service(scratch: &Scratch, env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_user-service"));
+    command.current_dir(&scratch.0);
+    for name in shared::database::vars::ALL
+        .iter()
+        .chain(user_service::config::vars::ALL.iter())
+    {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    command
+}
+
+#[test]
+fn each_invalid_variable_stops_the_service_with_exit_2_and_one_line_naming_it() {
+    let scratch = Scratch::new();
+    for (name, value) in [
+        ("USER_SERVICE_PORT", "abc"),
+        ("USER_SERVICE_PORT", "70000"),
+        ("APP_ENV", "staging"),
+        ("CORS_ORIGIN", "not an origin"),
+        ("LOG_FORMAT", "xml"),
+        ("DATABASE_URL", "postgres://app:s3cret-pw@db:notaport/app"),
+        ("DATABASE_URL", "ftp://app:s3cret-pw@db/app"),
+        ("DATABASE_PORT", "99999"),
+    ] {
+        let output = service(&scratch, &[(name, value)])
+            .output()
+            .unwrap_or_else(|error| panic!("run: {error}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}={value}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(name), "{name} not named: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+        assert!(
+            !scratch.0.join("data").exists(),
+            "nothing created before validation"
+        );
+    }
+}
+
+#[test]
+fn a_taken_port_is_reported_and_exits_non_zero() {
+    let scratch = Scratch::new();
+    let taken =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|error| panic!("{error}"));
+    let port = taken
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or_default()
+        .to_string();
+    let output = service(
+        &scratch,
+        &[
+            ("USER_SERVICE_HOST", "127.0.0.1"),
+            ("USER_SERVICE_PORT", &port),
+        ],
+    )
+    .output()
+    .unwrap_or_else(|error| panic!("run: {error}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .unwrap_or_else(|error| panic!("{error}"))
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_embedded_default_cleanly_with_exit_0() {
+    let scratch = Scratch::new();
+    let port = free_port();
+    let child = service(
+        &scratch,
+        &[
+            ("USER_SERVICE_HOST", "127.0.0.1"),
+            ("USER_SERVICE_PORT", &port.to_string()),
+            ("RUST_LOG", "info"),
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap_or_else(|error| panic!("spawn: {error}"));
+
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = client
+            .get(format!("http://127.0.0.1:{port}/health/db"))
+            .send()
+            .await
+            && response.status() == 200
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        scratch.0.join("data/chatai.db").is_file(),
+        "the embedded database was created"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|error| panic!("kill: {error}"));
+    assert!(killed.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap_or_else(|error| panic!("{error}"))
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(output.status.code(), Some(0));
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        log.contains("SQLite data/chatai.db"),
+        "says which database: {log}"
+    );
+    assert!(
+        log.contains(&format!("User Service running on http://localhost:{port}")),
+        "{log}"
+    );
+    assert!(log.contains("stopped"), "{log}");
+}

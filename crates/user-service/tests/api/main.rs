@@ -1,0 +1,10 @@
+//! The user-service over real HTTP: the real app on a random port, against a fresh PostgreSQL
+//! database and against SQLite, with a TCP proxy in front of PostgreSQL to make it go down,
+//! come back and hang.
+
+mod binary;
+mod faults;
+mod health;
+mod helpers;
+mod http;
+mod proxy;

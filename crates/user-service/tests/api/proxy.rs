@@ -1,0 +1,107 @@
+//! A TCP proxy in front of PostgreSQL that a test can cut, restore, or make hang.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Forward bytes both ways.
+    Forward,
+    /// Refuse: accept and close at once; open connections are cut.
+    Down,
+    /// Accept and never answer; open connections are cut.
+    Hang,
+}
+
+pub struct Proxy {
+    pub port: u16,
+    mode: watch::Sender<Mode>,
+    _tasks: Arc<Mutex<JoinSet<()>>>,
+    acceptor: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: SocketAddr, mode: Mode) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|error| panic!("proxy bind: {error}"));
+        let port = listener
+            .local_addr()
+            .unwrap_or_else(|error| panic!("proxy addr: {error}"))
+            .port();
+        let (mode_tx, mode_rx) = watch::channel(mode);
+        let tasks = Arc::new(Mutex::new(JoinSet::new()));
+        let acceptor_tasks = tasks.clone();
+        let acceptor = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let mode_rx = mode_rx.clone();
+                let mut tasks = acceptor_tasks
+                    .lock()
+                    .unwrap_or_else(|poison| poison.into_inner());
+                tasks.spawn(handle(client, upstream, mode_rx));
+            }
+        });
+        Self {
+            port,
+            mode: mode_tx,
+            _tasks: tasks,
+            acceptor,
+        }
+    }
+
+    pub fn set(&self, mode: Mode) {
+        let _ = self.mode.send(mode);
+    }
+
+    /// A `postgres://` URL through this proxy to `database`.
+    pub fn url(&self, database_url: &str) -> String {
+        let mut url = url::Url::parse(database_url).unwrap_or_else(|error| panic!("{error}"));
+        let _ = url.set_host(Some("127.0.0.1"));
+        let _ = url.set_port(Some(self.port));
+        url.to_string()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.acceptor.abort();
+    }
+}
+
+async fn handle(mut client: TcpStream, upstream: SocketAddr, mut mode: watch::Receiver<Mode>) {
+    let started_as = *mode.borrow_and_update();
+    match started_as {
+        Mode::Down => {}
+        Mode::Hang => {
+            // Hold the socket open, say nothing, until told otherwise.
+            let _ = mode.wait_for(|mode| *mode != Mode::Hang).await;
+        }
+        Mode::Forward => {
+            let Ok(mut server) = TcpStream::connect(upstream).await else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                _ = mode.wait_for(|mode| *mode != Mode::Forward) => {}
+            }
+        }
+    }
+}
+
+/// Where the test PostgreSQL server listens, from a `postgres://` URL.
+pub fn upstream_of(database_url: &str) -> SocketAddr {
+    let url = url::Url::parse(database_url).unwrap_or_else(|error| panic!("{error}"));
+    let host = url.host_str().unwrap_or("127.0.0.1");
+    let host = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    format!("{host}:{}", url.port().unwrap_or(5432))
+        .parse()
+        .unwrap_or_else(|error| panic!("upstream address: {error}"))
+}
