@@ -1,1 +1,299 @@
+//! Seed data: TOML files under `seeds/` (one per table), loaded by one generic loader.
+//!
+//! Idempotent and safe under concurrency: each row is an `INSERT … ON CONFLICT (natural key) DO
+//! NOTHING`, so the database's unique constraints decide, never a check-then-insert.
 
+pub mod password;
+
+use std::str::FromStr;
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ColumnTrait, ColumnType, DatabaseConnection, DbErr, EntityTrait,
+    IdenStatic, IntoActiveModel, Iterable, PrimaryKeyToColumn, TryInsertResult, TryIntoModel,
+};
+use serde_json::{Map, Value};
+use shared::entities::{agent, new_id, user};
+use shared::env::{AppEnv, Env};
+
+/// The seed files, in the order they are loaded. Editing one and re-running `cargo run --bin
+/// seed` picks the change up (the files are compiled in, so the binary runs from anywhere).
+pub const FILES: [(&str, &str); 2] = [
+    ("users.toml", include_str!("../users.toml")),
+    ("agents.toml", include_str!("../agents.toml")),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error(
+        "the schema is missing or out of date: run the migrations first: cargo run -p migration -- up"
+    )]
+    SchemaMissing,
+    #[error("{file}: {problem}")]
+    Data { file: String, problem: String },
+    #[error(
+        "APP_ENV=production: refusing to create {record} with the published development password; set {variable}"
+    )]
+    DevelopmentPasswordInProduction { record: String, variable: String },
+    #[error("{0}")]
+    Config(#[from] shared::ConfigError),
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+/// What happened to one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    AlreadyExists,
+}
+
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub table: &'static str,
+    /// The natural key's value (`admin@chatai.com`, `GPT-4`).
+    pub key: String,
+    pub outcome: Outcome,
+    /// The development password it was created with, when it came from the data file (so it
+    /// may be shown outside production); `None` for passwords from the environment.
+    pub development_password: Option<String>,
+}
+
+/// Loads every seed file into the database.
+pub async fn run(
+    db: &DatabaseConnection,
+    app_env: AppEnv,
+    env: &impl Env,
+) -> Result<Vec<Record>, SeedError> {
+    if !migration::is_up_to_date(db).await? {
+        return Err(SeedError::SchemaMissing);
+    }
+    let mut records = Vec::new();
+    for (file, source) in FILES {
+        let data = SeedFile::parse(file, source)?;
+        let rows = resolve_passwords(file, data.rows, app_env, env).await?;
+        let loaded = match file {
+            "users.toml" => load::<user::Entity>(db, "users", &data.key, rows).await?,
+            "agents.toml" => load::<agent::Entity>(db, "agents", &data.key, rows).await?,
+            other => {
+                return Err(SeedError::Data {
+                    file: other.to_owned(),
+                    problem: "no entity is registered for this file".to_owned(),
+                });
+            }
+        };
+        records.extend(loaded);
+    }
+    Ok(records)
+}
+
+struct SeedFile {
+    key: String,
+    rows: Vec<Map<String, Value>>,
+}
+
+impl SeedFile {
+    fn parse(file: &str, source: &str) -> Result<Self, SeedError> {
+        let problem = |problem: String| SeedError::Data {
+            file: file.to_owned(),
+            problem,
+        };
+        let value: Value = toml::from_str(source).map_err(|error| problem(error.to_string()))?;
+        let key = value
+            .get("key")
+            .and_then(Value::as_str)
+            .ok_or_else(|| problem("needs `key = \"<natural key column>\"`".to_owned()))?
+            .to_owned();
+        let rows = value
+            .get("rows")
+            .and_then(Value::as_array)
+            .ok_or_else(|| problem("needs [[rows]] tables".to_owned()))?
+            .iter()
+            .enumerate()
+            .map(|(index, row)| {
+                row.as_object()
+                    .cloned()
+                    .ok_or_else(|| problem(format!("row {} is not a table", index + 1)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { key, rows })
+    }
+}
+
+/// A row with its secrets resolved: each `{ development, env }` field becomes an argon2id hash.
+struct ResolvedRow {
+    values: Map<String, Value>,
+    development_password: Option<String>,
+}
+
+async fn resolve_passwords(
+    file: &str,
+    rows: Vec<Map<String, Value>>,
+    app_env: AppEnv,
+    env: &impl Env,
+) -> Result<Vec<ResolvedRow>, SeedError> {
+    // Resolve (and apply the production guard to) every row before hashing or writing any.
+    let mut plans = Vec::new();
+    for (index, row) in rows.into_iter().enumerate() {
+        let mut secrets = Vec::new();
+        for (field, value) in &row {
+            let Some(secret) = value.as_object() else {
+                continue;
+            };
+            let development = secret.get("development").and_then(Value::as_str);
+            let variable = secret.get("env").and_then(Value::as_str);
+            if development.is_none() && variable.is_none() {
+                continue;
+            }
+            let record = format!("{file} row {}", index + 1);
+            let from_env = match variable {
+                Some(variable) => env.get(variable)?,
+                None => None,
+            };
+            let (password, is_development) = match (from_env, development) {
+                (Some(password), _) => (password, false),
+                (None, Some(_)) if app_env == AppEnv::Production => {
+                    return Err(SeedError::DevelopmentPasswordInProduction {
+                        record: describe(&row, &record),
+                        variable: variable.unwrap_or("a password variable").to_owned(),
+                    });
+                }
+                (None, Some(development)) => (development.to_owned(), true),
+                (None, None) => {
+                    return Err(SeedError::Data {
+                        file: file.to_owned(),
+                        problem: format!(
+                            "{record}: {field} needs {} to be set",
+                            variable.unwrap_or("a value")
+                        ),
+                    });
+                }
+            };
+            secrets.push((field.clone(), password, is_development));
+        }
+        plans.push((row, secrets));
+    }
+
+    let mut resolved = Vec::new();
+    for (mut row, secrets) in plans {
+        let mut development_password = None;
+        for (field, password, is_development) in secrets {
+            let plain = password.clone();
+            let phc = tokio::task::spawn_blocking(move || password::hash(&plain))
+                .await
+                .map_err(|error| SeedError::Hash(error.to_string()))?
+                .map_err(SeedError::Hash)?;
+            row.insert(field, Value::String(phc));
+            if is_development {
+                development_password = Some(password);
+            }
+        }
+        resolved.push(ResolvedRow {
+            values: row,
+            development_password,
+        });
+    }
+    Ok(resolved)
+}
+
+fn describe(row: &Map<String, Value>, fallback: &str) -> String {
+    row.get("email")
+        .or_else(|| row.get("name"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| fallback.to_owned())
+}
+
+/// Builds an insertable model from one row: the primary key gets a fresh UUIDv7 and any
+/// timestamp column left out gets the current time; every other column comes from the row.
+fn active_model<E>(mut values: Map<String, Value>) -> Result<E::ActiveModel, serde_json::Error>
+where
+    E: EntityTrait,
+    E::ActiveModel: ActiveModelTrait<Entity = E>,
+    E::Model: IntoActiveModel<E::ActiveModel> + for<'de> serde::Deserialize<'de>,
+{
+    for primary_key in E::PrimaryKey::iter() {
+        let name = primary_key.into_column().as_str();
+        values
+            .entry(name)
+            .or_insert_with(|| Value::String(new_id().to_string()));
+    }
+    let now = Value::String(chrono::Utc::now().to_rfc3339());
+    for column in E::Column::iter() {
+        if matches!(
+            column.def().get_column_type(),
+            ColumnType::TimestampWithTimeZone
+        ) {
+            values.entry(column.as_str()).or_insert_with(|| now.clone());
+        }
+    }
+    let model: E::Model = serde_json::from_value(Value::Object(values))?;
+    let mut active = model.into_active_model();
+    // A model converts to `Unchanged` values; an insert wants them `Set`.
+    for column in E::Column::iter() {
+        if let ActiveValue::Unchanged(value) = active.get(column) {
+            active.set(column, value);
+        }
+    }
+    Ok(active)
+}
+
+/// Inserts each row unless a row with the same natural key exists.
+async fn load<E>(
+    db: &DatabaseConnection,
+    table: &'static str,
+    key: &str,
+    rows: Vec<ResolvedRow>,
+) -> Result<Vec<Record>, SeedError>
+where
+    E: EntityTrait,
+    E::Column: FromStr,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model> + Send,
+    E::Model: IntoActiveModel<E::ActiveModel> + serde::Serialize + for<'de> serde::Deserialize<'de>,
+{
+    let file = format!("{table}.toml");
+    let data_error = |problem: String| SeedError::Data {
+        file: file.clone(),
+        problem,
+    };
+    let key_column = E::Column::from_str(key)
+        .map_err(|_| data_error(format!("key {key:?} is not a column of {table}")))?;
+    let columns: Vec<&str> = E::Column::iter().map(|column| column.as_str()).collect();
+    let mut records = Vec::new();
+    for (index, row) in rows.into_iter().enumerate() {
+        if let Some(unknown) = row
+            .values
+            .keys()
+            .find(|name| !columns.contains(&name.as_str()))
+        {
+            return Err(data_error(format!(
+                "row {}: {unknown:?} is not a column of {table}",
+                index + 1
+            )));
+        }
+        let key_value = row
+            .values
+            .get(key)
+            .and_then(Value::as_str)
+            .ok_or_else(|| data_error(format!("row {}: needs {key}", index + 1)))?
+            .to_owned();
+        let model = active_model::<E>(row.values)
+            .map_err(|error| data_error(format!("row {}: {error}", index + 1)))?;
+        let inserted = E::insert(model)
+            .on_conflict_do_nothing_on([key_column])
+            .exec_without_returning(db)
+            .await?;
+        let outcome = match inserted {
+            TryInsertResult::Inserted(count) if count > 0 => Outcome::Created,
+            _ => Outcome::AlreadyExists,
+        };
+        records.push(Record {
+            table,
+            key: key_value,
+            outcome,
+            development_password: row.development_password,
+        });
+    }
+    Ok(records)
+}
