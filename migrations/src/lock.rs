@@ -8,7 +8,7 @@ use sea_orm_migration::sea_orm::DbErr;
 use sea_orm_migration::sea_orm::sqlx::{self, Connection, PgConnection};
 use shared::DatabaseConfig;
 
-/// The PostgreSQL advisory lock key: `chatai_migrations` folded into a bigint.
+/// The PostgreSQL advisory lock key: the ASCII bytes of `chataimg` as a bigint.
 pub const MIGRATION_LOCK_KEY: i64 = 0x6368_6174_6169_6d67;
 
 /// Held while migrations run; released by [`LockGuard::release`] (or, if the process dies, by

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use migration::{Command, MigrationState};
-use shared::env::{ProcessEnv, load_dotenv};
+use shared::env::{AppEnv, ProcessEnv, load_dotenv};
 use shared::{DatabaseConfig, connect};
 
 #[derive(Parser)]
@@ -43,14 +43,41 @@ enum Action {
     Reset,
 }
 
+impl Action {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Up { .. } => "up",
+            Self::Down { .. } => "down",
+            Self::Status => "status",
+            Self::Fresh => "fresh",
+            Self::Refresh => "refresh",
+            Self::Reset => "reset",
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(error) = load_dotenv(Some(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/.."
-    )))) {
+    let action = cli.command.unwrap_or(Action::Up { steps: None });
+    if let Err(error) = load_dotenv(None) {
         eprintln!("error: invalid configuration: {error}");
         return ExitCode::from(2);
+    }
+    // fresh, refresh and reset destroy data: never against production by accident.
+    let destructive = matches!(action, Action::Fresh | Action::Refresh | Action::Reset);
+    match AppEnv::from_env(&ProcessEnv) {
+        Ok(AppEnv::Production) if destructive => {
+            eprintln!(
+                "error: refusing to run {} with APP_ENV=production: it drops data (use `down -n N` to revert migrations)",
+                action.name()
+            );
+            return ExitCode::from(2);
+        }
+        Ok(_) => {}
+        Err(error) => {
+            eprintln!("error: invalid configuration: {error}");
+            return ExitCode::from(2);
+        }
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -90,7 +117,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: migration failed ({}): {error}", config.describe());
+            eprintln!(
+                "error: {} failed ({}): {error}",
+                action.name(),
+                config.describe()
+            );
             ExitCode::FAILURE
         }
     }

@@ -206,7 +206,8 @@ fn describe(row: &Map<String, Value>, fallback: &str) -> String {
 }
 
 /// Builds an insertable model from one row: the primary key gets a fresh UUIDv7 and any
-/// timestamp column left out gets the current time; every other column comes from the row.
+/// required (NOT NULL) timestamp column left out gets the current time; every other column comes
+/// from the row.
 fn active_model<E>(mut values: Map<String, Value>) -> Result<E::ActiveModel, serde_json::Error>
 where
     E: EntityTrait,
@@ -221,10 +222,13 @@ where
     }
     let now = Value::String(chrono::Utc::now().to_rfc3339());
     for column in E::Column::iter() {
-        if matches!(
-            column.def().get_column_type(),
-            ColumnType::TimestampWithTimeZone
-        ) {
+        let definition = column.def();
+        if !definition.is_null()
+            && matches!(
+                definition.get_column_type(),
+                ColumnType::TimestampWithTimeZone
+            )
+        {
             values.entry(column.as_str()).or_insert_with(|| now.clone());
         }
     }

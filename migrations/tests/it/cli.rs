@@ -92,3 +92,15 @@ fn an_unreachable_database_fails_with_exit_1_and_no_password() {
     assert!(!stderr.contains("s3cret-pw"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn destructive_commands_are_refused_in_production() {
+    let scratch = Scratch::new();
+    for command in ["fresh", "refresh", "reset"] {
+        let output = migration(&scratch, &[command], &[("APP_ENV", "production")]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command}: {stderr}");
+        assert!(stderr.contains("APP_ENV=production"), "{stderr}");
+    }
+    assert!(!scratch.0.join("data").exists(), "nothing touched");
+}

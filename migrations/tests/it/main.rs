@@ -3,6 +3,7 @@
 
 mod behaviour;
 mod cli;
+mod docs;
 mod drift;
 mod schema;
 

@@ -15,18 +15,6 @@ pub mod user;
 
 pub use enums::{AgentType, AuthProvider, NotificationType, ProjectRole, UserRole};
 
-/// Every entity's table name, in an order where each table comes after the tables it references.
-pub const TABLES: [&str; 8] = [
-    "users",
-    "projects",
-    "project_members",
-    "conversations",
-    "agents",
-    "messages",
-    "billing_logs",
-    "notifications",
-];
-
 /// A new primary key. UUIDv7 is time-ordered, so inserts land at the right edge of the primary
 /// key index instead of at random pages (the database default, `gen_random_uuid()`, is v4).
 pub fn new_id() -> sea_orm::prelude::Uuid {

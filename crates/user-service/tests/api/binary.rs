@@ -107,6 +107,8 @@ async fn sigterm_stops_the_embedded_default_cleanly_with_exit_0() {
             ("USER_SERVICE_HOST", "127.0.0.1"),
             ("USER_SERVICE_PORT", &port.to_string()),
             ("RUST_LOG", "info"),
+            // Explicit, so a developer's .env at the workspace root cannot switch it.
+            ("DATABASE_URL", "sqlite:data/chatai.db"),
         ],
     )
     .stdout(Stdio::piped())

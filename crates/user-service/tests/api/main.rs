@@ -8,3 +8,4 @@ mod health;
 mod helpers;
 mod http;
 mod proxy;
+mod repository;
