@@ -1,0 +1,262 @@
+//! `docs/BENCHMARKS.md` from the samples `run.sh` collected: every figure as median and spread
+//! (min–max over the repetitions), and each target as a ratio measured in the same run.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+struct Samples(BTreeMap<String, Vec<f64>>);
+
+impl Samples {
+    fn parse(text: &str) -> Self {
+        let mut map: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for line in text.lines() {
+            let mut parts = line.split_whitespace();
+            if let (Some(metric), Some(value)) = (parts.next(), parts.next())
+                && let Ok(value) = value.parse::<f64>()
+            {
+                map.entry(metric.to_owned()).or_default().push(value);
+            }
+        }
+        Self(map)
+    }
+
+    fn median(&self, metric: &str) -> Option<f64> {
+        let mut values = self.0.get(metric)?.clone();
+        values.sort_by(f64::total_cmp);
+        let middle = values.len() / 2;
+        Some(if values.len() % 2 == 0 {
+            (values[middle - 1] + values[middle]) / 2.0
+        } else {
+            values[middle]
+        })
+    }
+
+    fn spread(&self, metric: &str) -> String {
+        match self.0.get(metric) {
+            Some(values) if !values.is_empty() => {
+                let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+                let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                format!("{} – {} (n={})", number(min), number(max), values.len())
+            }
+            _ => "not measured".to_owned(),
+        }
+    }
+}
+
+fn number(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// One line of the targets table.
+struct Target {
+    what: &'static str,
+    measured: Option<f64>,
+    limit: f64,
+    /// true: measured must be at least `limit`; false: at most.
+    at_least: bool,
+    unit: &'static str,
+}
+
+impl Target {
+    fn row(&self) -> String {
+        match self.measured {
+            None => format!(
+                "| {} | not measured | {} | | |",
+                self.what,
+                self.limit_text()
+            ),
+            Some(value) => {
+                let (ratio, met) = if self.at_least {
+                    (value / self.limit, value >= self.limit)
+                } else {
+                    (value / self.limit, value <= self.limit)
+                };
+                format!(
+                    "| {} | {} {} | {} | {:.2} | {} |",
+                    self.what,
+                    number(value),
+                    self.unit,
+                    self.limit_text(),
+                    ratio,
+                    if met { "met" } else { "**missed**" }
+                )
+            }
+        }
+    }
+
+    fn limit_text(&self) -> String {
+        format!(
+            "{} {} {}",
+            if self.at_least { "≥" } else { "≤" },
+            number(self.limit),
+            self.unit
+        )
+    }
+}
+
+fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> Option<f64> {
+    Some(numerator? / denominator?)
+}
+
+pub fn write(samples: &str, context: &str, output: &str) -> Result<(), String> {
+    let samples = Samples::parse(
+        &std::fs::read_to_string(samples).map_err(|error| format!("{samples}: {error}"))?,
+    );
+    let context =
+        std::fs::read_to_string(context).map_err(|error| format!("{context}: {error}"))?;
+    let mb = |metric: &str| samples.median(metric).map(|kb| kb / 1024.0);
+    let targets = [
+        Target {
+            what: "`/health` throughput ÷ baseline (32 connections)",
+            measured: ratio(samples.median("health_rps"), samples.median("baseline_rps")),
+            limit: 0.8,
+            at_least: true,
+            unit: "×",
+        },
+        Target {
+            what: "`/health/db` throughput ÷ pgbench `SELECT 1` TPS (clients = pool size)",
+            measured: ratio(
+                samples.median("health_db_rps"),
+                samples.median("pgbench_tps"),
+            ),
+            limit: 0.5,
+            at_least: true,
+            unit: "×",
+        },
+        Target {
+            what: "Resident memory, idle",
+            measured: mb("rss_idle_kb"),
+            limit: 20.0,
+            at_least: false,
+            unit: "MB",
+        },
+        Target {
+            what: "Resident memory, after the load",
+            measured: mb("rss_after_load_kb"),
+            limit: 40.0,
+            at_least: false,
+            unit: "MB",
+        },
+        Target {
+            what: "Start-up: launch to first 200 from `/health` (PostgreSQL), median of 10",
+            measured: samples.median("startup_ms"),
+            limit: 50.0,
+            at_least: false,
+            unit: "ms",
+        },
+        Target {
+            what: "Delete one user (10 000 own rows): 1 M ÷ 100 k rows of other users",
+            measured: ratio(
+                samples.median("cascade_1000000_ms"),
+                samples.median("cascade_100000_ms"),
+            ),
+            limit: 2.0,
+            at_least: false,
+            unit: "×",
+        },
+        Target {
+            what: "`migration up` on an empty database",
+            measured: samples.median("migrate_up_ms"),
+            limit: 1000.0,
+            at_least: false,
+            unit: "ms",
+        },
+        Target {
+            what: "`migration down` on an empty database",
+            measured: samples.median("migrate_down_ms"),
+            limit: 1000.0,
+            at_least: false,
+            unit: "ms",
+        },
+    ];
+
+    let mut page = String::new();
+    let _ = writeln!(
+        page,
+        "# Benchmarks\n\nWritten by `bench/run.sh` (rerun it to refresh this page). Load generator, service and\n\
+         database share this machine's cores, so every target is a ratio measured in the same run,\n\
+         or an absolute bound from the issue. Figures are medians; the spread is min – max over the\n\
+         repetitions.\n\n## Machine and versions\n\n```text\n{}```\n\n## Targets\n\n\
+         | Target | Measured | Limit | Ratio to limit | |\n|---|---|---|---|---|",
+        context
+    );
+    for target in &targets {
+        let _ = writeln!(page, "{}", target.row());
+    }
+    let _ = writeln!(
+        page,
+        "\n## Every figure\n\n| Metric | Median | Spread |\n|---|---|---|"
+    );
+    let labels = [
+        ("baseline_rps", "baseline `/health`, requests/s"),
+        ("baseline_p50_ms", "baseline `/health`, p50 latency (ms)"),
+        ("baseline_p99_ms", "baseline `/health`, p99 latency (ms)"),
+        ("health_rps", "service `/health`, requests/s"),
+        ("health_p50_ms", "service `/health`, p50 latency (ms)"),
+        ("health_p99_ms", "service `/health`, p99 latency (ms)"),
+        ("health_db_rps", "service `/health/db`, requests/s"),
+        ("health_db_p50_ms", "service `/health/db`, p50 latency (ms)"),
+        ("health_db_p99_ms", "service `/health/db`, p99 latency (ms)"),
+        ("pgbench_tps", "pgbench `SELECT 1`, transactions/s"),
+        (
+            "pgbench_latency_ms",
+            "pgbench `SELECT 1`, mean latency (ms)",
+        ),
+        ("rss_idle_kb", "resident memory idle (KiB)"),
+        ("rss_after_load_kb", "resident memory after load (KiB)"),
+        ("startup_ms", "start-up to first 200 (ms)"),
+        (
+            "cascade_100000_ms",
+            "delete user, 100 k rows of others (ms)",
+        ),
+        ("cascade_1000000_ms", "delete user, 1 M rows of others (ms)"),
+        ("migrate_up_ms", "`migration up`, whole process (ms)"),
+        ("migrate_down_ms", "`migration down`, whole process (ms)"),
+        (
+            "seed_ms",
+            "`seed` on a migrated database, whole process (ms)",
+        ),
+    ];
+    for (metric, label) in labels {
+        if let Some(median) = samples.median(metric) {
+            let _ = writeln!(
+                page,
+                "| {label} | {} | {} |",
+                number(median),
+                samples.spread(metric)
+            );
+        }
+    }
+    std::fs::write(output, page).map_err(|error| format!("{output}: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_spread_of_repetitions() {
+        let samples = Samples::parse("a 3\na 1\na 2\nb 4\nb 6\nnoise\n");
+        assert_eq!(samples.median("a"), Some(2.0));
+        assert_eq!(samples.median("b"), Some(5.0));
+        assert_eq!(samples.spread("a"), "1.00 – 3.00 (n=3)");
+        assert_eq!(samples.median("c"), None);
+    }
+
+    #[test]
+    fn a_target_row_states_the_ratio_and_whether_it_was_met() {
+        let row = Target {
+            what: "x",
+            measured: Some(30.0),
+            limit: 20.0,
+            at_least: false,
+            unit: "MB",
+        }
+        .row();
+        assert_eq!(row, "| x | 30.00 MB | ≤ 20.00 MB | 1.50 | **missed** |");
+    }
+}
