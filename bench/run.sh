@@ -55,13 +55,13 @@ bin=target/release
 psql "$server/postgres" -qAt -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" -c "CREATE DATABASE $database" >/dev/null
 export DATABASE_URL="$server/$database"
 unset DATABASE_HOST DATABASE_PORT DATABASE_USER DATABASE_PASSWORD DATABASE_NAME
-export RUST_LOG=warn APP_ENV=development
+export APP_ENV=development
 
 # --- migrations and seed, whole processes -------------------------------------------------------
 say "migration up/down on an empty database (x5)"
 for _ in 1 2 3 4 5; do
-  start=$(now_ns); "$bin/migration" up >/dev/null 2>&1; record migrate_up_ms "$(elapsed_ms "$start")"
-  start=$(now_ns); "$bin/migration" down >/dev/null 2>&1; record migrate_down_ms "$(elapsed_ms "$start")"
+  start=$(now_ns); RUST_LOG=warn "$bin/migration" up >/dev/null 2>&1; record migrate_up_ms "$(elapsed_ms "$start")"
+  start=$(now_ns); RUST_LOG=warn "$bin/migration" down >/dev/null 2>&1; record migrate_down_ms "$(elapsed_ms "$start")"
 done
 "$bin/migration" up >/dev/null 2>&1
 say "seed on a migrated database (x$repetitions)"
@@ -120,5 +120,6 @@ psql "$server/postgres" -qAt -c "DROP DATABASE IF EXISTS $database WITH (FORCE)"
   echo "load        wrk -t2 -c$connections, ${duration}s x $repetitions rounds; pgbench -M prepared -c $pool -j 2 (pool size $pool)"
 } >"$out/context.txt"
 "$bin/bench" report --samples "$samples" --context "$out/context.txt" --output docs/BENCHMARKS.md
+cat bench/tuning.md >>docs/BENCHMARKS.md
 say "wrote docs/BENCHMARKS.md"
 grep -E '^\| ' docs/BENCHMARKS.md | head -n 12

@@ -297,6 +297,9 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
                 .min_connections(0)
                 .acquire_timeout(pool.connect_timeout)
                 .idle_timeout(Duration::from_secs(300))
+                // No ping before every checkout: it doubles the round trips of every query. A
+                // connection the server dropped fails its next query once and is replaced.
+                .test_before_acquire(false)
                 .connect_lazy_with(options);
             Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
         }

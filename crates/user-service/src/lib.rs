@@ -2,6 +2,7 @@
 //! milestones (auth, chat, billing) build on.
 
 pub mod config;
+mod cors;
 pub mod database_health;
 pub mod routes;
 pub mod startup;

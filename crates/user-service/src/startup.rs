@@ -7,24 +7,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderName, Method, Request, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::map_response_body::MapResponseBodyLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::Settings;
+use crate::cors::CorsForOriginsLayer;
 use crate::database_health::{DatabaseHealth, spawn_probe};
 use crate::routes;
-use crate::state::AppState;
+use crate::state::{AppContext, AppState};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -83,12 +84,12 @@ impl Application {
             settings.health.probe_interval,
             settings.health.db_timeout,
         );
-        let state = AppState {
+        let state = AppState::new(AppContext {
             db: db.clone(),
             backend: settings.database.backend(),
             database_health,
             health_db_timeout: settings.health.db_timeout,
-        };
+        });
         let router = with_middleware(routes::router(state), &settings);
 
         let address = SocketAddr::new(settings.http.host, settings.http.port);
@@ -157,7 +158,7 @@ impl Application {
     }
 }
 
-/// Every layer every route gets, outermost first: request id, tracing, CORS, body limit,
+/// Every layer every route gets, outermost first: body limit, request id, tracing, CORS,
 /// timeout.
 fn with_middleware(router: Router, settings: &Settings) -> Router {
     let cors = CorsLayer::new()
@@ -172,39 +173,57 @@ fn with_middleware(router: Router, settings: &Settings) -> Router {
             Method::DELETE,
         ])
         .allow_headers(AllowHeaders::mirror_request())
-        .expose_headers([REQUEST_ID]);
+        .expose_headers([REQUEST_ID])
+        // Answers depend on the Origin header only (preflights are never cached by proxies).
+        .vary([axum::http::header::ORIGIN]);
     let trace = TraceLayer::new_for_http()
-        .make_span_with(|request: &Request<Body>| {
-            let request_id = request
-                .headers()
-                .get(&REQUEST_ID)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or("");
-            // Probes arrive every few seconds from every load balancer: keep them out of the
-            // default (info) log, where they would drown everything else.
-            if request.uri().path().starts_with("/health") {
-                tracing::debug_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-            } else {
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-            }
-        })
+        .make_span_with(request_span)
         .on_request(())
         .on_response(
             DefaultOnResponse::new()
                 .level(Level::DEBUG)
                 .latency_unit(tower_http::LatencyUnit::Micros),
         );
+    // The body limit goes outermost: its response body is not `Default`, which CORS and the
+    // timeout need of the body they wrap, and there it costs no extra boxing of each response.
     router.layer(
         ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(RequestBodyLimitLayer::new(settings.http.body_limit_bytes))
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeUuidRequestId))
             .layer(trace)
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .layer(cors)
-            .layer(MapResponseBodyLayer::new(Body::new))
-            .layer(RequestBodyLimitLayer::new(settings.http.body_limit_bytes))
+            .layer(CorsForOriginsLayer::new(cors))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 settings.http.request_timeout,
             )),
     )
+}
+
+/// The span of one request: method, path and request id. Probes arrive every few seconds from
+/// every load balancer, so they are kept out of the default (info) log.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    if request.uri().path().starts_with("/health") {
+        tracing::debug_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+    } else {
+        tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+    }
+}
+
+/// A UUIDv4 request id, encoded on the stack (tower-http's `MakeRequestUuid` goes through a
+/// `String` and a parse for every request).
+#[derive(Clone, Copy)]
+struct MakeUuidRequestId;
+
+impl MakeRequestId for MakeUuidRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let mut buffer = uuid::Uuid::encode_buffer();
+        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+        HeaderValue::from_str(id).ok().map(RequestId::new)
+    }
 }

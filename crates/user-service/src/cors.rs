@@ -1,0 +1,64 @@
+//! CORS only where it means something. Browsers send `Origin` on every cross-origin request and
+//! every preflight; probes and service-to-service calls send none and need no CORS headers. So
+//! requests without `Origin` skip the CORS layer (and its headers) entirely: on `/health` under
+//! load that is a measurable share of the per-request cost (docs/BENCHMARKS.md).
+
+use std::task::{Context, Poll};
+
+use axum::http::{Request, Response, header::ORIGIN};
+use futures_util::future::Either;
+use tower::{Layer, Service};
+use tower_http::cors::{Cors, CorsLayer};
+
+#[derive(Clone)]
+pub struct CorsForOriginsLayer {
+    cors: CorsLayer,
+}
+
+impl CorsForOriginsLayer {
+    pub fn new(cors: CorsLayer) -> Self {
+        Self { cors }
+    }
+}
+
+impl<S: Clone> Layer<S> for CorsForOriginsLayer {
+    type Service = CorsForOrigins<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CorsForOrigins {
+            cors: self.cors.layer(inner.clone()),
+            inner,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct CorsForOrigins<S> {
+    cors: Cors<S>,
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for CorsForOrigins<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    Cors<S>: Service<Request<ReqBody>, Response = Response<ResBody>, Error = S::Error>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Either<<Cors<S> as Service<Request<ReqBody>>>::Future, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match self.cors.poll_ready(cx) {
+            Poll::Ready(Ok(())) => self.inner.poll_ready(cx),
+            other => other,
+        }
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        if request.headers().contains_key(ORIGIN) {
+            Either::Left(self.cors.call(request))
+        } else {
+            Either::Right(self.inner.call(request))
+        }
+    }
+}
