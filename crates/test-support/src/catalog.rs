@@ -116,6 +116,27 @@ fn list(row: &QueryResult, column: &str) -> Vec<String> {
         .collect()
 }
 
+/// Both backends' column queries name their result columns alike: one mapping serves both.
+fn column_from_row(row: &QueryResult) -> Column {
+    Column {
+        table: text(row, "table_name"),
+        name: text(row, "column_name"),
+        data_type: text(row, "data_type"),
+        nullable: text(row, "nullable") == "YES",
+        default: optional_text(row, "column_default"),
+    }
+}
+
+fn index_from_row(row: &QueryResult) -> Index {
+    Index {
+        table: text(row, "table_name"),
+        name: text(row, "index_name"),
+        columns: list(row, "columns"),
+        unique: text(row, "is_unique") == "YES",
+        primary: text(row, "is_primary") == "YES",
+    }
+}
+
 async fn read_postgres(db: &DatabaseConnection) -> Catalog {
     let tables = rows(
         db,
@@ -142,13 +163,7 @@ async fn read_postgres(db: &DatabaseConnection) -> Catalog {
     )
     .await
     .iter()
-    .map(|row| Column {
-        table: text(row, "table_name"),
-        name: text(row, "column_name"),
-        data_type: text(row, "data_type"),
-        nullable: text(row, "nullable") == "YES",
-        default: optional_text(row, "column_default"),
-    })
+    .map(column_from_row)
     .collect();
 
     let mut enums: Vec<(String, Vec<String>)> = Vec::new();
@@ -179,13 +194,7 @@ async fn read_postgres(db: &DatabaseConnection) -> Catalog {
     )
     .await
     .iter()
-    .map(|row| Index {
-        table: text(row, "table_name"),
-        name: text(row, "index_name"),
-        columns: list(row, "columns"),
-        unique: text(row, "is_unique") == "YES",
-        primary: text(row, "is_primary") == "YES",
-    })
+    .map(index_from_row)
     .collect();
 
     let foreign_keys = rows(
@@ -274,13 +283,7 @@ async fn read_sqlite(db: &DatabaseConnection) -> Catalog {
     )
     .await
     .iter()
-    .map(|row| Column {
-        table: text(row, "table_name"),
-        name: text(row, "column_name"),
-        data_type: text(row, "data_type"),
-        nullable: text(row, "nullable") == "YES",
-        default: optional_text(row, "column_default"),
-    })
+    .map(column_from_row)
     .collect();
 
     let indexes = rows(
@@ -294,13 +297,7 @@ async fn read_sqlite(db: &DatabaseConnection) -> Catalog {
     )
     .await
     .iter()
-    .map(|row| Index {
-        table: text(row, "table_name"),
-        name: text(row, "index_name"),
-        columns: list(row, "columns"),
-        unique: text(row, "is_unique") == "YES",
-        primary: text(row, "is_primary") == "YES",
-    })
+    .map(index_from_row)
     .collect();
 
     let foreign_keys = rows(

@@ -155,6 +155,31 @@ impl TestDatabase {
     }
 }
 
+/// An empty directory of its own for a process under test (its working directory), removed
+/// when the test ends.
+pub struct ScratchDir(pub PathBuf);
+
+impl ScratchDir {
+    pub fn new() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("chatai-run-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|error| panic!("scratch dir: {error}"));
+        Self(dir)
+    }
+}
+
+impl Default for ScratchDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 async fn execute(config: &DatabaseConfig, sql: &str) -> Result<(), sea_orm::DbErr> {
     let db = connect(config).await?;
     let result = db

@@ -3,11 +3,6 @@ use std::process::ExitCode;
 use shared::env::{ProcessEnv, load_dotenv};
 use user_service::{Application, Settings, telemetry};
 
-// mimalloc: measurably higher throughput than the system allocator on the request path
-// (docs/BENCHMARKS.md), at a small, fixed memory cost.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Exit code for configuration errors: the service did not start and must not be restarted
 /// until the configuration changes.
 const EXIT_CONFIG: u8 = 2;

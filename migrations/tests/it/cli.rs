@@ -1,24 +1,8 @@
 //! The migration CLI as a user runs it: real process, real exit codes, real output.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("chatai-cli-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|error| panic!("scratch dir: {error}"));
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use test_support::ScratchDir as Scratch;
 
 fn migration(scratch: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_migration"));

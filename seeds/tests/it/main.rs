@@ -350,15 +350,13 @@ async fn a_missing_schema_says_to_run_the_migrations_first(database: TestDatabas
 
 #[test]
 fn the_binary_reports_a_missing_schema_without_a_panic() {
-    let dir = std::env::temp_dir().join(format!("chatai-seed-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|error| panic!("{error}"));
+    let dir = test_support::ScratchDir::new();
     let mut command = Command::new(env!("CARGO_BIN_EXE_seed"));
-    command.current_dir(&dir);
+    command.current_dir(&dir.0);
     for name in shared::database::vars::ALL {
         command.env_remove(name);
     }
     let output = command.output().unwrap_or_else(|error| panic!("{error}"));
-    let _ = std::fs::remove_dir_all(&dir);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("cargo run -p migration -- up"), "{stderr}");

@@ -25,7 +25,7 @@ pub fn new_id() -> sea_orm::prelude::Uuid {
 /// entities, and, for tables with `updated_at`, a fresh `updated_at` on every update (what
 /// TypeORM's `@UpdateDateColumn` did).
 macro_rules! behavior {
-    () => {
+    ($($updated_at:ident)?) => {
         #[async_trait::async_trait]
         impl ActiveModelBehavior for ActiveModel {
             fn new() -> Self {
@@ -42,30 +42,11 @@ macro_rules! behavior {
                 if insert && self.id.is_not_set() {
                     self.id = sea_orm::ActiveValue::Set($crate::entities::new_id());
                 }
-                Ok(self)
-            }
-        }
-    };
-    (updated_at) => {
-        #[async_trait::async_trait]
-        impl ActiveModelBehavior for ActiveModel {
-            fn new() -> Self {
-                Self {
-                    id: sea_orm::ActiveValue::Set($crate::entities::new_id()),
-                    ..sea_orm::ActiveModelTrait::default()
-                }
-            }
-
-            async fn before_save<C>(mut self, _db: &C, insert: bool) -> Result<Self, DbErr>
-            where
-                C: ConnectionTrait,
-            {
-                if insert && self.id.is_not_set() {
-                    self.id = sea_orm::ActiveValue::Set($crate::entities::new_id());
-                }
-                if !insert {
-                    self.updated_at = sea_orm::ActiveValue::Set(chrono::Utc::now());
-                }
+                $(
+                    if !insert {
+                        self.$updated_at = sea_orm::ActiveValue::Set(chrono::Utc::now());
+                    }
+                )?
                 Ok(self)
             }
         }
