@@ -42,7 +42,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
-  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1 || true)
   [ -n "$version" ] && pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 fi

@@ -22,16 +22,38 @@ pub(crate) async fn acquire(config: &DatabaseConfig) -> Result<LockGuard, DbErr>
     if let Some(options) = config.postgres_options() {
         // A connection of its own, not one from the pool: the lock must stay on one session for
         // the whole run, and the pool must stay free for the migrations themselves.
-        let mut connection = PgConnection::connect_with(options).await.map_err(|error| {
-            DbErr::Conn(sea_orm_migration::sea_orm::RuntimeErr::Internal(format!(
-                "cannot open the migration lock connection: {error}"
-            )))
-        })?;
-        sqlx::query("SELECT pg_advisory_lock($1)")
+        let options = options.clone().application_name("chatai-migrate");
+        let connect = PgConnection::connect_with(&options);
+        let mut connection = tokio::time::timeout(config.pool.connect_timeout, connect)
+            .await
+            .map_err(|_| {
+                DbErr::Custom(format!(
+                    "cannot open the migration lock connection: no answer within {:?}",
+                    config.pool.connect_timeout
+                ))
+            })?
+            .map_err(|error| {
+                DbErr::Custom(format!(
+                    "cannot open the migration lock connection: {error}"
+                ))
+            })?;
+        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(MIGRATION_LOCK_KEY)
-            .execute(&mut connection)
+            .fetch_one(&mut connection)
             .await
             .map_err(|error| DbErr::Custom(format!("cannot take the migration lock: {error}")))?;
+        if !taken {
+            tracing::info!(
+                "another process is migrating this database: waiting for the migration lock"
+            );
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(MIGRATION_LOCK_KEY)
+                .execute(&mut connection)
+                .await
+                .map_err(|error| {
+                    DbErr::Custom(format!("cannot take the migration lock: {error}"))
+                })?;
+        }
         return Ok(LockGuard::Postgres(Box::new(connection)));
     }
     let path = lock_file_path(config);

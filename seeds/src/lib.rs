@@ -138,14 +138,20 @@ async fn resolve_passwords(
     for (index, row) in rows.into_iter().enumerate() {
         let mut secrets = Vec::new();
         for (field, value) in &row {
+            // A secret is an object of nothing but `development` and/or `env` strings; any other
+            // object (an agent's `config`, say) is data and stored as written.
             let Some(secret) = value.as_object() else {
                 continue;
             };
-            let development = secret.get("development").and_then(Value::as_str);
-            let variable = secret.get("env").and_then(Value::as_str);
-            if development.is_none() && variable.is_none() {
+            let is_secret = !secret.is_empty()
+                && secret.iter().all(|(key, value)| {
+                    matches!(key.as_str(), "development" | "env") && value.is_string()
+                });
+            if !is_secret {
                 continue;
             }
+            let development = secret.get("development").and_then(Value::as_str);
+            let variable = secret.get("env").and_then(Value::as_str);
             let record = format!("{file} row {}", index + 1);
             let from_env = match variable {
                 Some(variable) => env.get(variable)?,

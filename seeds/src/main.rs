@@ -79,6 +79,7 @@ fn report(records: &[Record], app_env: AppEnv) {
     if app_env != AppEnv::Production {
         let credentials: Vec<_> = records
             .iter()
+            .filter(|record| record.outcome == Outcome::Created)
             .filter_map(|record| Some((&record.key, record.development_password.as_ref()?)))
             .collect();
         if !credentials.is_empty() {

@@ -261,7 +261,7 @@ fn postgres_from_parts(env: &impl Env) -> Result<PgConnectOptions, ConfigError> 
     if host.contains(['/', ' ', '@']) && !host.starts_with('/') {
         return Err(ConfigError::new(
             vars::DATABASE_HOST,
-            format!("expected a host name or address, got {host:?}"),
+            "expected a host name or address (the value is not shown: it may hold a password)",
         ));
     }
     let port: u16 = parse_number(env, vars::DATABASE_PORT, 5432, 1, 65535)?;

@@ -171,7 +171,8 @@ fn cors_origins(env: &impl Env) -> Result<Vec<HeaderValue>, ConfigError> {
         if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
             return Err(problem("an origin has no path, query or fragment"));
         }
-        let value = HeaderValue::from_str(origin.trim_end_matches('/'))
+        // Browsers send the serialised origin (lower-case host, no default port): compare that.
+        let value = HeaderValue::from_str(&url.origin().ascii_serialization())
             .map_err(|_| problem("it is not a valid header value"))?;
         origins.push(value);
     }
@@ -219,11 +220,15 @@ mod tests {
 
     #[test]
     fn cors_origin_takes_a_comma_separated_list() {
-        let env = HashMap::from([("CORS_ORIGIN", "http://a.test, https://b.test:8443")]);
+        let env = HashMap::from([(
+            "CORS_ORIGIN",
+            "http://a.test, https://B.test:8443, http://c.test:80",
+        )]);
         let settings = Settings::from_env(&env).unwrap();
         assert_eq!(
             settings.http.cors_origins,
-            ["http://a.test", "https://b.test:8443"]
+            ["http://a.test", "https://b.test:8443", "http://c.test"],
+            "stored as browsers send them"
         );
     }
 

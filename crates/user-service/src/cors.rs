@@ -1,14 +1,27 @@
 //! CORS only where it means something. Browsers send `Origin` on every cross-origin request and
 //! every preflight; probes and service-to-service calls send none and need no CORS headers. So
 //! requests without `Origin` skip the CORS layer (and its headers) entirely: on `/health` under
-//! load that is a measurable share of the per-request cost (docs/BENCHMARKS.md).
+//! load that is a measurable share of the per-request cost (docs/BENCHMARKS.md). Both routes
+//! are readied before each call, so the wrapped service must be always ready (axum routes are).
 
 use std::task::{Context, Poll};
 
+use axum::http::HeaderValue;
+use axum::http::header::VARY;
 use axum::http::{Request, Response, header::ORIGIN};
-use futures_util::future::Either;
+use futures_util::TryFutureExt;
+use futures_util::future::{Either, MapOk};
 use tower::{Layer, Service};
 use tower_http::cors::{Cors, CorsLayer};
+
+/// A response to a request without `Origin` still says it depends on `Origin`, so a shared
+/// cache never hands it to a browser that sent one.
+fn vary_on_origin<B>(mut response: Response<B>) -> Response<B> {
+    response
+        .headers_mut()
+        .append(VARY, HeaderValue::from_static("origin"));
+    response
+}
 
 #[derive(Clone)]
 pub struct CorsForOriginsLayer {
@@ -45,7 +58,10 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = Either<<Cors<S> as Service<Request<ReqBody>>>::Future, S::Future>;
+    type Future = Either<
+        <Cors<S> as Service<Request<ReqBody>>>::Future,
+        MapOk<S::Future, fn(Response<ResBody>) -> Response<ResBody>>,
+    >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         match self.cors.poll_ready(cx) {
@@ -58,7 +74,7 @@ where
         if request.headers().contains_key(ORIGIN) {
             Either::Left(self.cors.call(request))
         } else {
-            Either::Right(self.inner.call(request))
+            Either::Right(self.inner.call(request).map_ok(vary_on_origin::<ResBody>))
         }
     }
 }

@@ -150,8 +150,11 @@ impl Application {
             }
         };
         self.probe.abort();
-        if let Err(error) = self.db.close().await {
-            tracing::warn!(%error, "closing the database pool failed");
+        // Closing waits for checked-out connections; never longer than the grace period.
+        match tokio::time::timeout(grace, self.db.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "closing the database pool failed"),
+            Err(_) => tracing::warn!(?grace, "the database pool did not close in time"),
         }
         tracing::info!("stopped");
         result
