@@ -14,6 +14,38 @@ use shared::{DatabaseConfig, connect};
 
 pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432";
 
+/// The PostgreSQL server the tests create their databases on.
+fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_TEST_DATABASE_URL.to_owned())
+}
+
+/// Runs each named `async fn(TestDatabase)` of the calling module twice: against a fresh
+/// PostgreSQL database (`postgres::name`) and a fresh SQLite file (`sqlite::name`).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::postgres_or_skip!()).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::TestDatabase::sqlite().await).await;
+                }
+            )*
+        }
+    };
+}
+
 /// A database that exists for one test.
 pub struct TestDatabase {
     pub config: DatabaseConfig,
@@ -42,11 +74,7 @@ impl TestDatabase {
     /// A fresh, empty PostgreSQL database. `None` (after a loud message) when no server can be
     /// reached; under `CI=true` that panics instead.
     pub async fn postgres() -> Option<Self> {
-        let url = std::env::var("TEST_DATABASE_URL")
-            .ok()
-            .filter(|url| !url.trim().is_empty())
-            .unwrap_or_else(|| DEFAULT_TEST_DATABASE_URL.to_owned());
-        let server = match DatabaseConfig::from_url(&url) {
+        let server = match DatabaseConfig::from_url(&server_url()) {
             Ok(config) => config,
             Err(error) => panic!("TEST_DATABASE_URL is not usable: {error}"),
         };
@@ -138,10 +166,7 @@ impl TestDatabase {
     pub fn env_vars(&self) -> Vec<(String, String)> {
         match &self.cleanup {
             Cleanup::Postgres { name, .. } => {
-                let url = std::env::var("TEST_DATABASE_URL")
-                    .ok()
-                    .filter(|url| !url.trim().is_empty())
-                    .unwrap_or_else(|| DEFAULT_TEST_DATABASE_URL.to_owned());
+                let url = server_url();
                 vec![(
                     "DATABASE_URL".to_owned(),
                     format!("{}/{name}", url.trim_end_matches('/')),

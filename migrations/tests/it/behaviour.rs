@@ -7,7 +7,7 @@ use shared::entities::{
 };
 use test_support::TestDatabase;
 
-use crate::on_both_backends;
+use test_support::on_both_backends;
 
 on_both_backends!(
     deleting_a_project_removes_its_members_conversations_and_messages,

@@ -9,7 +9,7 @@ use shared::entities::{
 use test_support::TestDatabase;
 use test_support::catalog::{self, Catalog};
 
-use crate::on_both_backends;
+use test_support::on_both_backends;
 
 on_both_backends!(entities_and_migrated_schema_agree);
 

@@ -5,7 +5,7 @@ use migration::{Command, MIGRATIONS_TABLE, MigratorTrait};
 use test_support::catalog::{self, Catalog};
 use test_support::{TestDatabase, postgres_or_skip};
 
-use crate::on_both_backends;
+use test_support::on_both_backends;
 
 on_both_backends!(
     up_creates_the_eight_tables_and_nothing_else,

@@ -8,28 +8,7 @@ use sea_orm::{EntityTrait, QueryOrder};
 use seeds::{Outcome, SeedError, password};
 use shared::entities::{AgentType, AuthProvider, UserRole, agent, user};
 use shared::env::AppEnv;
-use test_support::TestDatabase;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(test_support::postgres_or_skip!()).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(test_support::TestDatabase::sqlite().await).await;
-                }
-            )*
-        }
-    };
-}
+use test_support::{TestDatabase, on_both_backends};
 
 on_both_backends!(
     one_run_creates_exactly_the_original_rows,

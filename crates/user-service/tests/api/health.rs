@@ -2,30 +2,9 @@
 
 use std::time::Duration;
 
-use test_support::TestDatabase;
+use test_support::{TestDatabase, on_both_backends};
 
 use crate::helpers::TestApp;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(test_support::postgres_or_skip!(), "PostgreSQL").await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(test_support::TestDatabase::sqlite().await, "SQLite").await;
-                }
-            )*
-        }
-    };
-}
 
 on_both_backends!(
     health_answers_the_original_body_in_the_original_key_order,
@@ -33,10 +12,11 @@ on_both_backends!(
     the_service_migrates_the_database_when_asked,
 );
 
-async fn health_answers_the_original_body_in_the_original_key_order(
-    database: TestDatabase,
-    kind: &str,
-) {
+async fn health_answers_the_original_body_in_the_original_key_order(database: TestDatabase) {
+    let kind = match database.backend() {
+        sea_orm::DbBackend::Postgres => "PostgreSQL",
+        _ => "SQLite",
+    };
     let app = TestApp::spawn(&database, &[]).await;
     app.wait_for_database("connected", Duration::from_secs(5))
         .await;
@@ -69,7 +49,7 @@ async fn health_answers_the_original_body_in_the_original_key_order(
     assert!(age.num_seconds().abs() < 5, "timestamp is now: {timestamp}");
 }
 
-async fn health_db_answers_ok_with_a_real_round_trip(database: TestDatabase, _kind: &str) {
+async fn health_db_answers_ok_with_a_real_round_trip(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[]).await;
     let response = app.get("/health/db").await;
     assert_eq!(response.status(), 200);
@@ -79,7 +59,7 @@ async fn health_db_answers_ok_with_a_real_round_trip(database: TestDatabase, _ki
     );
 }
 
-async fn the_service_migrates_the_database_when_asked(database: TestDatabase, _kind: &str) {
+async fn the_service_migrates_the_database_when_asked(database: TestDatabase) {
     let _app = TestApp::spawn(&database, &[("MIGRATE_ON_START", "true")]).await;
     assert!(
         migration::is_up_to_date(&database.db)
