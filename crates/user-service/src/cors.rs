@@ -1,9 +1,9 @@
 //! CORS only where it means something. Browsers send `Origin` on every cross-origin request and
 //! every preflight; probes and service-to-service calls send none and need no CORS headers. So
 //! requests without `Origin` skip the CORS layer (and its headers) entirely: on `/health` under
-//! load that is a measurable share of the per-request cost (docs/BENCHMARKS.md). Both routes
-//! are readied before each call, so the wrapped service must be always ready (axum routes are).
+//! load that is a measurable share of the per-request cost (docs/BENCHMARKS.md).
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::http::HeaderValue;
@@ -23,23 +23,27 @@ fn vary_on_origin<B>(mut response: Response<B>) -> Response<B> {
     response
 }
 
+/// The CORS configuration sits behind an `Arc`: the service is cloned for every request, and
+/// cloning a `CorsLayer` copies its origin list.
 #[derive(Clone)]
 pub struct CorsForOriginsLayer {
-    cors: CorsLayer,
+    cors: Arc<CorsLayer>,
 }
 
 impl CorsForOriginsLayer {
     pub fn new(cors: CorsLayer) -> Self {
-        Self { cors }
+        Self {
+            cors: Arc::new(cors),
+        }
     }
 }
 
-impl<S: Clone> Layer<S> for CorsForOriginsLayer {
+impl<S> Layer<S> for CorsForOriginsLayer {
     type Service = CorsForOrigins<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
         CorsForOrigins {
-            cors: self.cors.layer(inner.clone()),
+            cors: self.cors.clone(),
             inner,
         }
     }
@@ -47,7 +51,7 @@ impl<S: Clone> Layer<S> for CorsForOriginsLayer {
 
 #[derive(Clone)]
 pub struct CorsForOrigins<S> {
-    cors: Cors<S>,
+    cors: Arc<CorsLayer>,
     inner: S,
 }
 
@@ -64,15 +68,16 @@ where
     >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        match self.cors.poll_ready(cx) {
-            Poll::Ready(Ok(())) => self.inner.poll_ready(cx),
-            other => other,
-        }
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         if request.headers().contains_key(ORIGIN) {
-            Either::Left(self.cors.call(request))
+            // The readied instance goes to CORS; a clone stays for the next call (the usual
+            // tower pattern for a service handed on).
+            let clone = self.inner.clone();
+            let ready = std::mem::replace(&mut self.inner, clone);
+            Either::Left(self.cors.layer(ready).call(request))
         } else {
             Either::Right(self.inner.call(request).map_ok(vary_on_origin::<ResBody>))
         }

@@ -4,6 +4,7 @@
 pub mod config;
 mod cors;
 pub mod database_health;
+mod request_trace;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -7,27 +7,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use crate::config::Settings;
 use crate::cors::CorsForOriginsLayer;
 use crate::database_health::{DatabaseHealth, spawn_probe};
+use crate::request_trace::{REQUEST_ID, RequestTraceLayer};
 use crate::routes;
 use crate::state::{AppContext, AppState};
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Why the service could not start. Each message says what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +72,7 @@ impl Application {
         }
 
         let database_health = Arc::new(DatabaseHealth::default());
-        let probe = spawn_probe(
+        let (database_probe, probe) = spawn_probe(
             db.clone(),
             database_health.clone(),
             settings.health.probe_interval,
@@ -88,7 +82,7 @@ impl Application {
             db: db.clone(),
             backend: settings.database.backend(),
             database_health,
-            health_db_timeout: settings.health.db_timeout,
+            database_probe,
         });
         let router = with_middleware(routes::router(state), &settings);
 
@@ -161,7 +155,7 @@ impl Application {
     }
 }
 
-/// Every layer every route gets, outermost first: body limit, request id, tracing, CORS,
+/// Every layer every route gets, outermost first: body limit, request id and tracing, CORS,
 /// timeout.
 fn with_middleware(router: Router, settings: &Settings) -> Router {
     let cors = CorsLayer::new()
@@ -179,54 +173,16 @@ fn with_middleware(router: Router, settings: &Settings) -> Router {
         .expose_headers([REQUEST_ID])
         // Answers depend on the Origin header only (preflights are never cached by proxies).
         .vary([axum::http::header::ORIGIN]);
-    let trace = TraceLayer::new_for_http()
-        .make_span_with(request_span)
-        .on_request(())
-        .on_response(
-            DefaultOnResponse::new()
-                .level(Level::DEBUG)
-                .latency_unit(tower_http::LatencyUnit::Micros),
-        );
     // The body limit goes outermost: its response body is not `Default`, which CORS and the
     // timeout need of the body they wrap, and there it costs no extra boxing of each response.
     router.layer(
         ServiceBuilder::new()
             .layer(RequestBodyLimitLayer::new(settings.http.body_limit_bytes))
-            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeUuidRequestId))
-            .layer(trace)
-            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(RequestTraceLayer)
             .layer(CorsForOriginsLayer::new(cors))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 settings.http.request_timeout,
             )),
     )
-}
-
-/// The span of one request: method, path and request id. Probes arrive every few seconds from
-/// every load balancer, so they are kept out of the default (info) log.
-fn request_span<B>(request: &Request<B>) -> tracing::Span {
-    let request_id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    if request.uri().path().starts_with("/health") {
-        tracing::debug_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-    } else {
-        tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
-    }
-}
-
-/// A UUIDv4 request id, encoded on the stack (tower-http's `MakeRequestUuid` goes through a
-/// `String` and a parse for every request).
-#[derive(Clone, Copy)]
-struct MakeUuidRequestId;
-
-impl MakeRequestId for MakeUuidRequestId {
-    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        let mut buffer = uuid::Uuid::encode_buffer();
-        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
-        HeaderValue::from_str(id).ok().map(RequestId::new)
-    }
 }

@@ -3,12 +3,11 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
 use shared::Backend;
 
-use crate::database_health::DatabaseHealth;
+use crate::database_health::{DatabaseHealth, DatabaseProbe};
 
 #[derive(Clone)]
 pub struct AppState(Arc<AppContext>);
@@ -17,7 +16,7 @@ pub struct AppContext {
     pub db: DatabaseConnection,
     pub backend: Backend,
     pub database_health: Arc<DatabaseHealth>,
-    pub health_db_timeout: Duration,
+    pub database_probe: DatabaseProbe,
 }
 
 impl AppState {

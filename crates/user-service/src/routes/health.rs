@@ -1,15 +1,19 @@
 //! `GET /health` (liveness: never waits on the database) and `GET /health/db` (readiness: a
 //! real, bounded round trip).
 
+use std::cell::RefCell;
+
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use shared::Backend;
 
-use crate::database_health::{error_chain, ping};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -35,21 +39,78 @@ struct DatabaseSummary {
     kind: &'static str,
 }
 
-async fn health(State(state): State<AppState>) -> Json<Health> {
+async fn health(State(state): State<AppState>) -> Response {
     let connected = state.database_health.is_connected();
-    Json(Health {
-        status: if connected { "ok" } else { "error" },
-        timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        service: "user-service",
-        version: env!("CARGO_PKG_VERSION"),
-        database: DatabaseSummary {
-            status: if connected {
-                "connected"
-            } else {
-                "disconnected"
+    match health_body(Utc::now(), connected, state.backend) {
+        Ok(body) => (
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            body,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "cannot render /health");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+impl Health {
+    fn new(now: DateTime<Utc>, connected: bool, backend: Backend) -> Self {
+        Self {
+            status: if connected { "ok" } else { "error" },
+            timestamp: now.to_rfc3339_opts(SecondsFormat::Millis, true),
+            service: "user-service",
+            version: env!("CARGO_PKG_VERSION"),
+            database: DatabaseSummary {
+                status: if connected {
+                    "connected"
+                } else {
+                    "disconnected"
+                },
+                kind: backend.display_name(),
             },
-            kind: state.backend.display_name(),
-        },
+        }
+    }
+}
+
+/// The last body this thread rendered, and what it was rendered from.
+struct RenderedHealth {
+    millis: i64,
+    connected: bool,
+    backend: Backend,
+    body: Bytes,
+}
+
+/// The `/health` body for this instant. Its only moving part is a timestamp with millisecond
+/// precision, so every request in the same millisecond gets the same bytes: each worker thread
+/// renders the body at most once a millisecond and hands out that `Bytes` until the millisecond
+/// or the database state changes (what hyper does for its `Date` header, once a second). Under
+/// load that takes JSON rendering off the hot path (docs/BENCHMARKS.md).
+fn health_body(
+    now: DateTime<Utc>,
+    connected: bool,
+    backend: Backend,
+) -> Result<Bytes, serde_json::Error> {
+    thread_local! {
+        static LAST: RefCell<Option<RenderedHealth>> = const { RefCell::new(None) };
+    }
+    let millis = now.timestamp_millis();
+    LAST.with_borrow_mut(|last| {
+        if let Some(last) = last
+            && last.millis == millis
+            && last.connected == connected
+            && last.backend == backend
+        {
+            return Ok(last.body.clone());
+        }
+        let body = Bytes::from(serde_json::to_vec(&Health::new(now, connected, backend))?);
+        *last = Some(RenderedHealth {
+            millis,
+            connected,
+            backend,
+            body: body.clone(),
+        });
+        Ok(body)
     })
 }
 
@@ -68,26 +129,21 @@ struct DatabaseDown {
 }
 
 async fn health_db(State(state): State<AppState>) -> Response {
-    let outcome = ping(&state.db, state.health_db_timeout).await;
-    state.database_health.record(&outcome);
-    match outcome {
+    match state.database_probe.check().await {
         Ok(result) => Json(DatabaseUp {
             status: "ok",
             database: "connected",
             result,
         })
         .into_response(),
-        Err(error) => {
-            tracing::warn!(error = %error_chain(&error), "/health/db failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(DatabaseDown {
-                    status: "error",
-                    database: "disconnected",
-                    error: error.to_string(),
-                }),
-            )
-                .into_response()
-        }
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(DatabaseDown {
+                status: "error",
+                database: "disconnected",
+                error: error.to_string(),
+            }),
+        )
+            .into_response(),
     }
 }

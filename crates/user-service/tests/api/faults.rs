@@ -107,6 +107,60 @@ async fn health_db_answers_503_within_its_timeout_when_the_database_hangs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_readiness_check_never_reuses_a_round_trip_that_started_before_it() {
+    let database = postgres_or_skip!();
+    // No periodic round trips during the test: only checks cause them. One pooled connection,
+    // so the round trip after the cut has to open a new one.
+    let (proxy, app) = app_behind_proxy(
+        &database,
+        Mode::Forward,
+        &[
+            ("HEALTH_PROBE_INTERVAL_MS", "600000"),
+            ("HEALTH_DB_TIMEOUT_MS", "3000"),
+            ("DATABASE_POOL_MAX", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(app.get("/health/db").await.status(), 200);
+
+    // The pooled connection goes silent: the next round trip hangs.
+    proxy.set(Mode::Stall);
+    let first = tokio::spawn({
+        let (client, url) = (app.client.clone(), format!("{}/health/db", app.address));
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .map(|response| response.status())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Arrives while that round trip is under way: it must wait for the next one.
+    let second = tokio::spawn({
+        let (client, url) = (app.client.clone(), format!("{}/health/db", app.address));
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .map(|response| response.status())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Cuts the silent connection (the first round trip fails) and lets new ones through.
+    proxy.set(Mode::Forward);
+
+    let first = first.await.map(|sent| sent.map(|status| status.as_u16()));
+    let second = second.await.map(|sent| sent.map(|status| status.as_u16()));
+    assert!(matches!(first, Ok(Ok(503))), "first check: {first:?}");
+    assert!(
+        matches!(second, Ok(Ok(200))),
+        "second check shared the failed round trip: {second:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_answers_at_once_while_slow_queries_hold_every_pooled_connection() {
     let database = postgres_or_skip!();
     let app = TestApp::spawn(&database, &[("DATABASE_POOL_MAX", "2")]).await;

@@ -7,5 +7,6 @@ mod faults;
 mod health;
 mod helpers;
 mod http;
+mod probe;
 mod proxy;
 mod repository;

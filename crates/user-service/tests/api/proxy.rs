@@ -15,6 +15,9 @@ pub enum Mode {
     Down,
     /// Accept and never answer; open connections are cut.
     Hang,
+    /// Accept and never answer; open connections stay open but pass nothing, until the next
+    /// change of mode cuts them.
+    Stall,
 }
 
 pub struct Proxy {
@@ -76,18 +79,23 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, mut mode: watch::Re
     let started_as = *mode.borrow_and_update();
     match started_as {
         Mode::Down => {}
-        Mode::Hang => {
+        Mode::Hang | Mode::Stall => {
             // Hold the socket open, say nothing, until told otherwise.
-            let _ = mode.wait_for(|mode| *mode != Mode::Hang).await;
+            let _ = mode.wait_for(|now| *now != started_as).await;
         }
         Mode::Forward => {
             let Ok(mut server) = TcpStream::connect(upstream).await else {
                 return;
             };
-            tokio::select! {
-                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                _ = mode.wait_for(|mode| *mode != Mode::Forward) => {}
+            let changed = tokio::select! {
+                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => return,
+                changed = mode.wait_for(|mode| *mode != Mode::Forward) => changed.map(|now| *now),
+            };
+            if matches!(changed, Ok(Mode::Stall)) {
+                // Both sockets stay open and silent until the mode changes again.
+                let _ = mode.wait_for(|now| *now != Mode::Stall).await;
             }
+            drop((client, server));
         }
     }
 }
