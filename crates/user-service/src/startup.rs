@@ -4,19 +4,23 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+
+use std::convert::Infallible;
 
 use axum::Router;
+use axum::extract::Request;
 use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tower::ServiceBuilder;
+use tower::make::Shared;
+use tower::{Service, ServiceBuilder};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::config::Settings;
+use crate::config::{HttpSettings, Settings};
 use crate::cors::CorsForOriginsLayer;
 use crate::database_health::{DatabaseHealth, spawn_probe};
 use crate::request_trace::{REQUEST_ID, RequestTraceLayer};
@@ -44,9 +48,9 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     router: Router,
+    http: HttpSettings,
     db: DatabaseConnection,
     probe: JoinHandle<()>,
-    shutdown_timeout: Duration,
 }
 
 impl Application {
@@ -84,7 +88,7 @@ impl Application {
             database_health,
             database_probe,
         });
-        let router = with_middleware(routes::router(state), &settings);
+        let router = routes::router(state);
 
         let address = SocketAddr::new(settings.http.host, settings.http.port);
         let listener = TcpListener::bind(address)
@@ -98,9 +102,9 @@ impl Application {
             listener,
             port,
             router,
+            http: settings.http,
             db,
             probe,
-            shutdown_timeout: settings.http.shutdown_timeout,
         })
     }
 
@@ -122,13 +126,15 @@ impl Application {
     ) -> Result<(), StartupError> {
         tracing::info!("User Service running on http://localhost:{}", self.port);
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections, finishing in-flight requests");
-            let _ = stopping_tx.send(true);
-        });
+        let service = with_middleware(self.router, &self.http);
+        let server =
+            axum::serve(self.listener, Shared::new(service)).with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: no new connections, finishing in-flight requests");
+                let _ = stopping_tx.send(true);
+            });
         let mut server = tokio::spawn(async move { server.await });
-        let grace = self.shutdown_timeout;
+        let grace = self.http.shutdown_timeout;
         let result = tokio::select! {
             joined = &mut server => match joined {
                 Ok(served) => served.map_err(StartupError::Serve),
@@ -155,11 +161,18 @@ impl Application {
     }
 }
 
-/// Every layer every route gets, outermost first: body limit, request id and tracing, CORS,
-/// timeout.
-fn with_middleware(router: Router, settings: &Settings) -> Router {
+/// The router inside every layer, outermost first: body limit, request id and tracing, CORS,
+/// timeout. The layers wrap the router as a whole, not each route (`Router::layer`), so a
+/// request goes through one boxed service instead of two.
+fn with_middleware(
+    router: Router,
+    http: &HttpSettings,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
++ Clone
++ Send
++ 'static {
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(settings.http.cors_origins.clone()))
+        .allow_origin(AllowOrigin::list(http.cors_origins.clone()))
         .allow_credentials(true)
         .allow_methods([
             Method::GET,
@@ -175,14 +188,14 @@ fn with_middleware(router: Router, settings: &Settings) -> Router {
         .vary([axum::http::header::ORIGIN]);
     // The body limit goes outermost: its response body is not `Default`, which CORS and the
     // timeout need of the body they wrap, and there it costs no extra boxing of each response.
-    router.layer(
-        ServiceBuilder::new()
-            .layer(RequestBodyLimitLayer::new(settings.http.body_limit_bytes))
-            .layer(RequestTraceLayer)
-            .layer(CorsForOriginsLayer::new(cors))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                settings.http.request_timeout,
-            )),
-    )
+    ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
+        .layer(RequestBodyLimitLayer::new(http.body_limit_bytes))
+        .layer(RequestTraceLayer)
+        .layer(CorsForOriginsLayer::new(cors))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            http.request_timeout,
+        ))
+        .service(router)
 }
