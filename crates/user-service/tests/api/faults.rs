@@ -122,6 +122,14 @@ async fn a_readiness_check_never_reuses_a_round_trip_that_started_before_it() {
     )
     .await;
     assert_eq!(app.get("/health/db").await.status(), 200);
+    // sqlx hands a connection back to the pool after a round trip of its own; wait for it, so
+    // that the stall below catches the next check's round trip and nothing else.
+    let pool = app.db.get_postgres_connection_pool();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pool.num_idle() < 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(pool.num_idle(), 1, "the pooled connection is back");
 
     // The pooled connection goes silent: the next round trip hangs.
     proxy.set(Mode::Stall);
