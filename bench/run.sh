@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # The benchmark: builds release binaries, creates its own PostgreSQL database, measures on
-# loopback with bounded durations, and writes docs/BENCHMARKS.md. Default run: about 3 minutes
+# loopback with bounded durations, and writes docs/BENCHMARKS.md. Default run: about 4 minutes
 # after the build.
 #
 #   bench/run.sh                         # the default run
-#   BENCH_DURATION=10 BENCH_REPETITIONS=5 bench/run.sh
+#   BENCH_DURATION=10 BENCH_REPETITIONS=7 bench/run.sh
 #   BENCH_CASCADE_SIZES=10000,100000 bench/run.sh   # a quicker cascade
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=${BENCH_DURATION:-5}            # seconds per wrk / pgbench run
-repetitions=${BENCH_REPETITIONS:-3}
+duration=${BENCH_DURATION:-3}            # seconds per wrk / pgbench run
+repetitions=${BENCH_REPETITIONS:-5}
 sizes=${BENCH_CASCADE_SIZES:-100000,1000000}
 connections=32
 pool=${BENCH_POOL_SIZE:-10}
@@ -52,8 +52,13 @@ say "building release binaries"
 cargo build --release --locked -q -p user-service -p migration -p seeds -p bench
 bin=target/release
 
-psql "$server/postgres" -qAt -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" -c "CREATE DATABASE $database" >/dev/null
+# The service's database, and a second one for pgbench, so that the service's round trips can be
+# counted on the server (pg_stat_database) without pgbench's.
+for name in "$database" "${database}_pgbench"; do
+  psql "$server/postgres" -qAt -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >/dev/null
+done
 export DATABASE_URL="$server/$database"
+pgbench_url="$server/${database}_pgbench"
 unset DATABASE_HOST DATABASE_PORT DATABASE_USER DATABASE_PASSWORD DATABASE_NAME
 export APP_ENV=development
 
@@ -85,28 +90,54 @@ for _ in $(seq 1 100); do
 done
 sleep 2
 record rss_idle_kb "$(awk '/VmRSS/ {print $2}' "/proc/$service_pid/status")"
+commits() { psql "$DATABASE_URL" -qAt -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
+commits_before=$(commits)
 
-load() { # name url
-  wrk -t2 -c"$connections" -d"${duration}s" -s bench/wrk.lua "$2" 2>/dev/null \
-    | awk -v name="$1" '$1 ~ /^(rps|p50_ms|p99_ms|non2xx|socket_errors)$/ { print name "_" $1, $2 }' >>"$samples"
+load() { # name url: records the figures, prints requests/s
+  local out
+  out=$(wrk -t2 -c"$connections" -d"${duration}s" -s bench/wrk.lua "$2" 2>/dev/null)
+  echo "$out" | awk -v name="$1" '$1 ~ /^(rps|p50_ms|p99_ms|non2xx|socket_errors|requests)$/ { print name "_" $1, $2 }' >>"$samples"
+  echo "$out" | awk '$1 == "rps" { print $2 }'
 }
+pgbench_select1() { # records the figures, prints TPS
+  local out
+  out=$(pgbench -n -M prepared -c "$pool" -j 2 -T "$duration" -f bench/select1.sql "$pgbench_url" 2>/dev/null)
+  echo "$out" | awk '/^tps = / { print "pgbench_tps", $3 } /^latency average/ { print "pgbench_latency_ms", $4 }' >>"$samples"
+  echo "$out" | awk '/^tps = / { print $3 }'
+}
+# Each pair is measured A B B A, back to back, so that drift of the shared machine (other
+# tenants, frequency) falls on both sides; the target is the median of the per-round ratios.
 for round in $(seq 1 "$repetitions"); do
-  say "round $round/$repetitions: baseline, /health, /health/db, pgbench (${duration}s each)"
-  load baseline "http://127.0.0.1:$baseline_port/health"
-  load health "http://127.0.0.1:$service_port/health"
-  load health_db "http://127.0.0.1:$service_port/health/db"
-  pgbench -n -M prepared -c "$pool" -j 2 -T "$duration" -f bench/select1.sql "$DATABASE_URL" 2>/dev/null \
-    | awk '/^tps = / { print "pgbench_tps", $3 } /^latency average/ { print "pgbench_latency_ms", $4 }' >>"$samples"
+  say "round $round/$repetitions: baseline and /health, then /health/db and pgbench (A B B A, ${duration}s each)"
+  b1=$(load baseline "http://127.0.0.1:$baseline_port/health")
+  s1=$(load health "http://127.0.0.1:$service_port/health")
+  s2=$(load health "http://127.0.0.1:$service_port/health")
+  b2=$(load baseline "http://127.0.0.1:$baseline_port/health")
+  record health_ratio "$(echo "scale=4; ($s1 + $s2) / ($b1 + $b2)" | bc)"
+  d1=$(load health_db "http://127.0.0.1:$service_port/health/db")
+  p1=$(pgbench_select1)
+  p2=$(pgbench_select1)
+  d2=$(load health_db "http://127.0.0.1:$service_port/health/db")
+  record health_db_ratio "$(echo "scale=4; ($d1 + $d2) / ($p1 + $p2)" | bc)"
 done
 record rss_after_load_kb "$(awk '/VmRSS/ {print $2}' "/proc/$service_pid/status")"
+# Stopping the service closes its pool; PostgreSQL backends flush their statistics as they exit.
 kill "$service_pid"
+wait "$service_pid" 2>/dev/null || true
+sleep 1
+db_requests=$(awk '$1 == "health_db_requests" { sum += $2 } END { print sum + 0 }' "$samples")
+if [ "$db_requests" -gt 0 ]; then
+  record health_db_round_trips_per_request "$(echo "scale=4; ($(commits) - $commits_before) / $db_requests" | bc)"
+fi
 
 # --- start-up and schema scaling ----------------------------------------------------------------
 say "start-up against PostgreSQL (x10)"
 "$bin/bench" startup --binary "$bin/user-service" --runs 10 | sed 's/^/startup_ms /' >>"$samples"
 say "cascading delete at $sizes rows of other users"
 "$bin/bench" cascade --server "$server" --sizes "$sizes" --repetitions "$repetitions" >>"$samples"
-psql "$server/postgres" -qAt -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null
+for name in "$database" "${database}_pgbench"; do
+  psql "$server/postgres" -qAt -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null
+done
 
 # --- report -------------------------------------------------------------------------------------
 {
@@ -117,7 +148,7 @@ psql "$server/postgres" -qAt -c "DROP DATABASE IF EXISTS $database WITH (FORCE)"
   echo "rustc       $(rustc --version)"
   echo "postgresql  $(psql "$server/postgres" -qAt -c 'SHOW server_version')"
   echo "wrk         $(wrk -v 2>&1 | head -n 1)"
-  echo "load        wrk -t2 -c$connections, ${duration}s x $repetitions rounds; pgbench -M prepared -c $pool -j 2 (pool size $pool)"
+  echo "load        wrk -t2 -c$connections, ${duration}s a run, $repetitions rounds of A B B A; pgbench -M prepared -c $pool -j 2 (pool size $pool)"
 } >"$out/context.txt"
 "$bin/bench" report --samples "$samples" --context "$out/context.txt" --output docs/BENCHMARKS.md
 cat bench/tuning.md >>docs/BENCHMARKS.md

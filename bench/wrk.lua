@@ -2,6 +2,7 @@
 done = function(summary, latency, requests)
   local seconds = summary.duration / 1e6
   io.write(string.format("rps %.2f\n", summary.requests / seconds))
+  io.write(string.format("requests %d\n", summary.requests))
   io.write(string.format("p50_ms %.4f\n", latency:percentile(50) / 1000))
   io.write(string.format("p99_ms %.4f\n", latency:percentile(99) / 1000))
   io.write(string.format("non2xx %d\n", summary.errors.status))
