@@ -141,6 +141,12 @@ pub fn spawn_probe(
                     }
                 }
             }
+            // Checks that queued while the ticker fired share this round trip too.
+            while answers.len() < MAX_CHECKS_PER_ROUND_TRIP
+                && let Ok(answer) = waiting.try_recv()
+            {
+                answers.push(answer);
+            }
             // Everything in `answers` arrived before this round trip starts.
             let outcome = ping(&db, timeout).await;
             counter.fetch_add(1, Ordering::Relaxed);
