@@ -211,6 +211,13 @@ mod tests {
         (response, captured.text())
     }
 
+    /// The log line that contains `needle` (empty when there is none).
+    fn line_with<'a>(log: &'a str, needle: &str) -> &'a str {
+        log.lines()
+            .find(|line| line.contains(needle))
+            .unwrap_or_default()
+    }
+
     fn get(path: &str) -> Request<()> {
         let mut request = Request::new(());
         *request.uri_mut() = path.parse().unwrap_or_default();
@@ -243,10 +250,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn requests_are_logged_at_info_with_method_path_status_and_latency() {
         let (_, log) = send(get("/users?page=2"), StatusCode::NOT_FOUND, "info").await;
-        let line = log
-            .lines()
-            .find(|line| line.contains("request finished"))
-            .unwrap_or_default();
+        let line = line_with(&log, "request finished");
         assert!(line.contains(" INFO "), "{log}");
         assert!(line.contains("method=GET"), "{line}");
         assert!(line.contains("path=\"/users\""), "{line}");
@@ -266,10 +270,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn server_errors_are_logged_at_error_even_for_probes() {
         let (_, log) = send(get("/health/db"), StatusCode::SERVICE_UNAVAILABLE, "error").await;
-        let line = log
-            .lines()
-            .find(|line| line.contains("request failed"))
-            .unwrap_or_default();
+        let line = line_with(&log, "request failed");
         assert!(line.contains("ERROR"), "{log}");
         assert!(line.contains("status=503"), "{line}");
     }

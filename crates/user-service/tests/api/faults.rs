@@ -106,6 +106,18 @@ async fn health_db_answers_503_within_its_timeout_when_the_database_hangs() {
     );
 }
 
+/// Sends `GET path` in the background; the handle yields the status code.
+fn spawn_get(app: &TestApp, path: &str) -> tokio::task::JoinHandle<reqwest::Result<u16>> {
+    let (client, url) = (app.client.clone(), format!("{}{path}", app.address));
+    tokio::spawn(async move {
+        client
+            .get(url)
+            .send()
+            .await
+            .map(|response| response.status().as_u16())
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_readiness_check_never_reuses_a_round_trip_that_started_before_it() {
     let database = postgres_or_skip!();
@@ -133,34 +145,15 @@ async fn a_readiness_check_never_reuses_a_round_trip_that_started_before_it() {
 
     // The pooled connection goes silent: the next round trip hangs.
     proxy.set(Mode::Stall);
-    let first = tokio::spawn({
-        let (client, url) = (app.client.clone(), format!("{}/health/db", app.address));
-        async move {
-            client
-                .get(url)
-                .send()
-                .await
-                .map(|response| response.status())
-        }
-    });
+    let first = spawn_get(&app, "/health/db");
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Arrives while that round trip is under way: it must wait for the next one.
-    let second = tokio::spawn({
-        let (client, url) = (app.client.clone(), format!("{}/health/db", app.address));
-        async move {
-            client
-                .get(url)
-                .send()
-                .await
-                .map(|response| response.status())
-        }
-    });
+    let second = spawn_get(&app, "/health/db");
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Cuts the silent connection (the first round trip fails) and lets new ones through.
     proxy.set(Mode::Forward);
 
-    let first = first.await.map(|sent| sent.map(|status| status.as_u16()));
-    let second = second.await.map(|sent| sent.map(|status| status.as_u16()));
+    let (first, second) = (first.await, second.await);
     assert!(matches!(first, Ok(Ok(503))), "first check: {first:?}");
     assert!(
         matches!(second, Ok(Ok(200))),
