@@ -6,8 +6,11 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod helpers;
 mod lock;
 mod m20261124_000001_initial_schema;
+mod m20261125_000002_normalised_emails;
+mod m20261125_000003_list_indexes;
 
 use sea_orm_migration::MigrationStatus;
 use sea_orm_migration::sea_orm::DatabaseConnection;
@@ -15,13 +18,18 @@ use shared::DatabaseConfig;
 
 pub use lock::MIGRATION_LOCK_KEY;
 pub use m20261124_000001_initial_schema::{ENUMS, TABLES};
+pub use m20261125_000002_normalised_emails::EMAIL_NORMALISED;
 
 /// Every migration, oldest first.
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_initial_schema::Migration)]
+        vec![
+            Box::new(m20261124_000001_initial_schema::Migration),
+            Box::new(m20261125_000002_normalised_emails::Migration),
+            Box::new(m20261125_000003_list_indexes::Migration),
+        ]
     }
 }
 

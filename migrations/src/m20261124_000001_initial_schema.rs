@@ -9,6 +9,8 @@ use sea_orm_migration::prelude::extension::postgres::Type;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
+use crate::helpers::{foreign_key, index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -449,28 +451,4 @@ impl Schema {
             ),
         ]
     }
-}
-
-fn index(name: &str, table: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.name(name).table(table);
-    for column in columns {
-        index.col(*column);
-    }
-    index
-}
-
-fn foreign_key(
-    name: &str,
-    table: &'static str,
-    column: &'static str,
-    references: &'static str,
-    on_delete: ForeignKeyAction,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(table, column)
-        .to(references, "id")
-        .on_delete(on_delete)
-        .to_owned()
 }

@@ -3,8 +3,6 @@
 //! Idempotent and safe under concurrency: each row is an `INSERT … ON CONFLICT (natural key) DO
 //! NOTHING`, so the database's unique constraints decide, never a check-then-insert.
 
-pub mod password;
-
 use std::str::FromStr;
 
 use sea_orm::{
@@ -14,6 +12,7 @@ use sea_orm::{
 use serde_json::{Map, Value};
 use shared::entities::{agent, new_id, user};
 use shared::env::{AppEnv, Env};
+use shared::password::{self, HashCost};
 
 /// The seed files, in the order they are loaded. Editing one and re-running `cargo run --bin
 /// seed` picks the change up (the files are compiled in, so the binary runs from anywhere).
@@ -186,10 +185,10 @@ async fn resolve_passwords(
         let mut development_password = None;
         for (field, password, is_development) in secrets {
             let plain = password.clone();
-            let phc = tokio::task::spawn_blocking(move || password::hash(&plain))
+            let phc = tokio::task::spawn_blocking(move || password::hash(&plain, HashCost::Owasp))
                 .await
                 .map_err(|error| SeedError::Hash(error.to_string()))?
-                .map_err(SeedError::Hash)?;
+                .map_err(|error| SeedError::Hash(error.to_string()))?;
             row.insert(field, Value::String(phc));
             if is_development {
                 development_password = Some(password);

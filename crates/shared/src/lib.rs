@@ -4,6 +4,7 @@
 pub mod database;
 pub mod entities;
 pub mod env;
+pub mod password;
 
 pub use database::{Backend, DatabaseConfig, connect};
 pub use env::ConfigError;

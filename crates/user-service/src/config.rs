@@ -5,7 +5,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::http::HeaderValue;
+use secrecy::SecretString;
 use shared::env::{AppEnv, ConfigError, Env, parse_bool, parse_number, parse_or};
+use shared::password::HashCost;
 use shared::{Backend, DatabaseConfig};
 
 /// Every variable the service reads besides the database ones (`shared::database::vars`).
@@ -22,8 +24,12 @@ pub mod vars {
     pub const REQUEST_TIMEOUT_MS: &str = "REQUEST_TIMEOUT_MS";
     pub const REQUEST_BODY_LIMIT_BYTES: &str = "REQUEST_BODY_LIMIT_BYTES";
     pub const SHUTDOWN_TIMEOUT_MS: &str = "SHUTDOWN_TIMEOUT_MS";
+    pub const JWT_SECRET: &str = "JWT_SECRET";
+    pub const JWT_EXPIRES_IN_SECONDS: &str = "JWT_EXPIRES_IN_SECONDS";
+    pub const AUTH_REGISTRATION: &str = "AUTH_REGISTRATION";
+    pub const PASSWORD_HASH_CONCURRENCY: &str = "PASSWORD_HASH_CONCURRENCY";
 
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 16] = [
         USER_SERVICE_HOST,
         USER_SERVICE_PORT,
         CORS_ORIGIN,
@@ -36,6 +42,10 @@ pub mod vars {
         REQUEST_TIMEOUT_MS,
         REQUEST_BODY_LIMIT_BYTES,
         SHUTDOWN_TIMEOUT_MS,
+        JWT_SECRET,
+        JWT_EXPIRES_IN_SECONDS,
+        AUTH_REGISTRATION,
+        PASSWORD_HASH_CONCURRENCY,
     ];
 }
 
@@ -49,7 +59,33 @@ pub struct Settings {
     pub migrate_on_start: bool,
     pub health: HealthSettings,
     pub log: LogSettings,
+    pub auth: AuthSettings,
 }
+
+/// Tokens, registration and password hashing. `Debug` never shows the secret.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// The HS256 key. `None` outside production when `JWT_SECRET` is unset: the service then
+    /// makes a random one per process (tokens do not survive a restart) and warns.
+    pub jwt_secret: Option<SecretString>,
+    pub token_lifetime: Duration,
+    pub registration: Registration,
+    /// How many argon2 computations may run at once (each takes 19 MiB and a core).
+    pub hash_concurrency: usize,
+    /// The cost of new password hashes. Always [`HashCost::Owasp`] from the environment; tests
+    /// lower it in code.
+    pub hash_cost: HashCost,
+}
+
+/// Whether `POST /auth/register` is open to anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Open,
+    Closed,
+}
+
+/// The shortest `JWT_SECRET` accepted: 256 bits, the size of an HS256 key.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -128,6 +164,7 @@ impl Settings {
                 }
             },
         };
+        let auth = auth_settings(env, app_env)?;
         Ok(Self {
             app_env,
             http,
@@ -135,8 +172,58 @@ impl Settings {
             migrate_on_start,
             health,
             log,
+            auth,
         })
     }
+}
+
+fn auth_settings(env: &impl Env, app_env: AppEnv) -> Result<AuthSettings, ConfigError> {
+    let jwt_secret = match env.get(vars::JWT_SECRET)? {
+        Some(secret) if secret.len() < MIN_JWT_SECRET_BYTES => {
+            return Err(ConfigError::new(
+                vars::JWT_SECRET,
+                format!(
+                    "is {} bytes long; it must be at least {MIN_JWT_SECRET_BYTES} (e.g. openssl rand -base64 48)",
+                    secret.len()
+                ),
+            ));
+        }
+        Some(secret) => Some(SecretString::from(secret)),
+        None if app_env == AppEnv::Production => {
+            return Err(ConfigError::new(
+                vars::JWT_SECRET,
+                format!(
+                    "is required with APP_ENV=production (at least {MIN_JWT_SECRET_BYTES} bytes, e.g. openssl rand -base64 48)"
+                ),
+            ));
+        }
+        None => None,
+    };
+    let registration = match env.get(vars::AUTH_REGISTRATION)?.as_deref().map(str::trim) {
+        None => Registration::Open,
+        Some(raw) if raw.eq_ignore_ascii_case("open") => Registration::Open,
+        Some(raw) if raw.eq_ignore_ascii_case("closed") => Registration::Closed,
+        Some(raw) => {
+            return Err(ConfigError::new(
+                vars::AUTH_REGISTRATION,
+                format!("expected open or closed, got {raw:?}"),
+            ));
+        }
+    };
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    Ok(AuthSettings {
+        jwt_secret,
+        token_lifetime: Duration::from_secs(parse_number(
+            env,
+            vars::JWT_EXPIRES_IN_SECONDS,
+            3600,
+            60,
+            30 * 24 * 3600,
+        )?),
+        registration,
+        hash_concurrency: parse_number(env, vars::PASSWORD_HASH_CONCURRENCY, cores, 1, 1024)?,
+        hash_cost: HashCost::Owasp,
+    })
 }
 
 fn millis(env: &impl Env, name: &str, default: u64) -> Result<Duration, ConfigError> {
@@ -219,6 +306,22 @@ mod tests {
     }
 
     #[test]
+    fn production_requires_a_jwt_secret_and_never_echoes_it() {
+        let env = HashMap::from([("APP_ENV", "production")]);
+        let error = Settings::from_env(&env).unwrap_err();
+        assert_eq!(error.variable, "JWT_SECRET");
+
+        let secret = "0123456789abcdef0123456789abcdef-long-enough";
+        let env = HashMap::from([("APP_ENV", "production"), ("JWT_SECRET", secret)]);
+        let settings = Settings::from_env(&env).unwrap();
+        assert!(!format!("{settings:?}").contains(secret));
+
+        let env = HashMap::from([("JWT_SECRET", "short-secret-value")]);
+        let error = Settings::from_env(&env).unwrap_err();
+        assert!(!error.to_string().contains("short-secret-value"));
+    }
+
+    #[test]
     fn cors_origin_takes_a_comma_separated_list() {
         let env = HashMap::from([(
             "CORS_ORIGIN",
@@ -246,6 +349,10 @@ mod tests {
             ("MIGRATE_ON_START", "maybe"),
             ("HEALTH_DB_TIMEOUT_MS", "0"),
             ("DATABASE_URL", "mysql://x"),
+            ("JWT_SECRET", "too-short"),
+            ("JWT_EXPIRES_IN_SECONDS", "10"),
+            ("AUTH_REGISTRATION", "sometimes"),
+            ("PASSWORD_HASH_CONCURRENCY", "0"),
         ] {
             let env = HashMap::from([(name, value)]);
             let error = Settings::from_env(&env).unwrap_err();

@@ -1,14 +1,21 @@
-//! The user-service: configuration, pool, and the `/health` and `/health/db` probes that later
-//! milestones (auth, chat, billing) build on.
+//! The user-service: login, users, projects with members and roles, conversations with
+//! messages, agents, and the `/health` and `/health/db` probes.
 
+pub mod auth;
 pub mod config;
 mod cors;
 pub mod database_health;
+pub mod domain;
+pub mod error;
+mod extract;
+pub mod http;
+pub mod openapi;
+pub mod pagination;
 mod request_trace;
-pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+mod validation;
 
 pub use config::Settings;
 pub use startup::{Application, StartupError};

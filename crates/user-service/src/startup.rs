@@ -10,7 +10,7 @@ use std::convert::Infallible;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -20,11 +20,12 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::auth::{Passwords, Tokens};
 use crate::config::{HttpSettings, Settings};
 use crate::cors::CorsForOriginsLayer;
 use crate::database_health::{DatabaseHealth, spawn_probe};
+use crate::http;
 use crate::request_trace::{REQUEST_ID, RequestTraceLayer};
-use crate::routes;
 use crate::state::{AppContext, AppState};
 
 /// Why the service could not start. Each message says what to do next.
@@ -39,6 +40,8 @@ pub enum StartupError {
         address: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot prepare password hashing: {0}")]
+    Passwords(#[from] shared::password::HashError),
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -87,8 +90,11 @@ impl Application {
             backend: settings.database.backend(),
             database_health,
             database_probe,
+            tokens: Tokens::new(&settings.auth),
+            passwords: Passwords::new(&settings.auth)?,
+            registration: settings.auth.registration,
         });
-        let router = routes::router(state);
+        let router = http::router(state);
 
         let address = SocketAddr::new(settings.http.host, settings.http.port);
         let listener = TcpListener::bind(address)
@@ -189,7 +195,7 @@ fn with_middleware(
     // The body limit goes outermost: its response body is not `Default`, which CORS and the
     // timeout need of the body they wrap, and there it costs no extra boxing of each response.
     ServiceBuilder::new()
-        .map_response(IntoResponse::into_response)
+        .map_response(http::envelope_bare_errors)
         .layer(RequestBodyLimitLayer::new(http.body_limit_bytes))
         .layer(RequestTraceLayer)
         .layer(CorsForOriginsLayer::new(cors))

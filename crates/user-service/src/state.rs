@@ -7,6 +7,8 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use shared::Backend;
 
+use crate::auth::{Passwords, Tokens};
+use crate::config::Registration;
 use crate::database_health::{DatabaseHealth, DatabaseProbe};
 
 #[derive(Clone)]
@@ -17,6 +19,9 @@ pub struct AppContext {
     pub backend: Backend,
     pub database_health: Arc<DatabaseHealth>,
     pub database_probe: DatabaseProbe,
+    pub tokens: Tokens,
+    pub passwords: Passwords,
+    pub registration: Registration,
 }
 
 impl AppState {

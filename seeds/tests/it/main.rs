@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use std::process::Command;
 
 use sea_orm::{EntityTrait, QueryOrder};
-use seeds::{Outcome, SeedError, password};
-use shared::entities::{AgentType, AuthProvider, UserRole, agent, user};
+use seeds::{Outcome, SeedError};
+use shared::entities::{AgentType, AuthProvider, Sensitive, UserRole, agent, user};
 use shared::env::AppEnv;
+use shared::password;
 use test_support::{TestDatabase, on_both_backends};
 
 on_both_backends!(
@@ -66,7 +67,7 @@ async fn one_run_creates_exactly_the_original_rows(database: TestDatabase) {
                 user.email.as_str(),
                 user.phone.as_deref(),
                 user.auth_provider,
-                user.oauth_id.as_deref(),
+                user.oauth_id.as_ref().map(Sensitive::expose),
                 user.role,
                 user.avatar_url.as_deref(),
                 user.is_active,
@@ -115,7 +116,7 @@ async fn one_run_creates_exactly_the_original_rows(database: TestDatabase) {
             .iter()
             .find(|(email, _)| *email == user.email)
             .unwrap_or_else(|| panic!("unexpected user {}", user.email));
-        let hash = user.password.as_deref().unwrap_or("");
+        let hash = user.password.as_ref().map(Sensitive::expose).unwrap_or("");
         assert!(
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"
@@ -136,7 +137,7 @@ async fn one_run_creates_exactly_the_original_rows(database: TestDatabase) {
                 agent.description.as_deref(),
                 agent.r#type,
                 agent.api_endpoint.as_deref(),
-                agent.api_key_encrypted.as_deref(),
+                agent.api_key_encrypted.as_ref().map(Sensitive::expose),
                 agent.config.clone(),
                 agent.model_source.as_deref(),
                 agent.training_config.clone(),
@@ -309,7 +310,10 @@ async fn production_refuses_development_passwords_then_accepts_passwords_from_th
         .into_iter()
         .find(|user| user.email == "admin@chatai.com")
         .unwrap_or_else(|| panic!("admin created"));
-    let hash = admin.password.unwrap_or_default();
+    let hash = admin
+        .password
+        .map(|hash| hash.expose().to_owned())
+        .unwrap_or_default();
     assert!(password::verify("prod-admin-Xy9!", &hash));
     assert!(!password::verify("Admin@123", &hash));
 }

@@ -3,6 +3,7 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::Sensitive;
 use super::enums::AgentType;
 
 #[sea_orm::model]
@@ -21,7 +22,7 @@ pub struct Model {
     /// Encrypted at rest by the service that owns the key; never serialised.
     #[sea_orm(column_type = "Text")]
     #[serde(skip_serializing, default)]
-    pub api_key_encrypted: Option<String>,
+    pub api_key_encrypted: Option<Sensitive>,
     #[sea_orm(column_type = "JsonBinary")]
     pub config: Option<Json>,
     #[sea_orm(column_type = "String(StringLen::N(255))")]
@@ -38,4 +39,4 @@ pub struct Model {
     pub messages: HasMany<super::message::Entity>,
 }
 
-super::behavior!(updated_at);
+super::behavior!(created_at, updated_at);

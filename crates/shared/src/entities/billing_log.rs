@@ -24,4 +24,4 @@ pub struct Model {
     pub timestamp: DateTimeUtc,
 }
 
-super::behavior!();
+super::behavior!(timestamp);

@@ -27,4 +27,4 @@ pub struct Model {
     pub messages: HasMany<super::message::Entity>,
 }
 
-super::behavior!(updated_at);
+super::behavior!(created_at, updated_at);

@@ -34,4 +34,4 @@ pub struct Model {
     pub agent: BelongsTo<Option<super::agent::Entity>>,
 }
 
-super::behavior!();
+super::behavior!(created_at);

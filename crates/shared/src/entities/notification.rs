@@ -27,4 +27,4 @@ pub struct Model {
     pub user: BelongsTo<super::user::Entity>,
 }
 
-super::behavior!();
+super::behavior!(created_at);

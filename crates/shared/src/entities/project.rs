@@ -16,6 +16,10 @@ pub struct Model {
     #[sea_orm(indexed)]
     pub owner_id: Uuid,
     pub is_deleted: bool,
+    /// Indexed with `id` for the keyset pages of the admin lists.
+    #[sea_orm(indexed)]
+    /// Indexed with `id` for the keyset pages of the admin lists.
+    #[sea_orm(indexed)]
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 
@@ -27,4 +31,4 @@ pub struct Model {
     pub conversations: HasMany<super::conversation::Entity>,
 }
 
-super::behavior!(updated_at);
+super::behavior!(created_at, updated_at);

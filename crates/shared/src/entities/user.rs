@@ -3,6 +3,7 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::Sensitive;
 use super::enums::{AuthProvider, UserRole};
 
 #[sea_orm::model]
@@ -20,14 +21,16 @@ pub struct Model {
     /// argon2id PHC string. Never serialised, so it cannot reach a response by accident.
     #[sea_orm(column_type = "String(StringLen::N(255))")]
     #[serde(skip_serializing, default)]
-    pub password: Option<String>,
+    pub password: Option<Sensitive>,
     pub auth_provider: AuthProvider,
     #[sea_orm(column_type = "String(StringLen::N(255))")]
-    pub oauth_id: Option<String>,
+    pub oauth_id: Option<Sensitive>,
     pub role: UserRole,
     #[sea_orm(column_type = "String(StringLen::N(500))")]
     pub avatar_url: Option<String>,
     pub is_active: bool,
+    /// Indexed with `id` for the keyset pages of the admin lists.
+    #[sea_orm(indexed)]
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 
@@ -41,4 +44,4 @@ pub struct Model {
     pub notifications: HasMany<super::notification::Entity>,
 }
 
-super::behavior!(updated_at);
+super::behavior!(created_at, updated_at);

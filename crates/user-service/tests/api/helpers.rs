@@ -4,9 +4,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use sea_orm::DatabaseConnection;
+use serde_json::Value;
+use shared::entities::{Sensitive, UserRole, user};
+use shared::password::{self, HashCost};
 use test_support::TestDatabase;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use user_service::domain::users::{self, Email, NewUser};
 use user_service::{Application, Settings, StartupError};
 
 pub struct TestApp {
@@ -41,7 +45,10 @@ impl TestApp {
         for (name, value) in &env {
             map.insert(name, value);
         }
-        let settings = Settings::from_env(&map).unwrap_or_else(|error| panic!("settings: {error}"));
+        let mut settings =
+            Settings::from_env(&map).unwrap_or_else(|error| panic!("settings: {error}"));
+        // Cheap argon2 for new hashes: set in code, so no environment can select it.
+        settings.auth.hash_cost = HashCost::Minimal;
         let app = Application::build(settings)
             .await
             .unwrap_or_else(|error| panic!("build: {error}"));
@@ -61,6 +68,91 @@ impl TestApp {
             shutdown: Some(shutdown),
             server: Some(server),
         }
+    }
+
+    /// A request to `path` on this app, with `token` as bearer when given.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .unwrap_or_else(|error| panic!("method {method}: {error}"));
+        let builder = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        match token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    /// Sends `method path` with an optional JSON body and token; answers the status and the
+    /// body as JSON (`Value::Null` for an empty body).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.request(method, path, token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("{method} {path}: {error}"));
+        json_of(response).await
+    }
+
+    /// A user created straight in the database (cheap hash), logged in through the API.
+    pub async fn user(&self, role: UserRole) -> TestUser {
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let email = format!("user-{id}@example.com");
+        let password = "correct-horse-battery".to_owned();
+        let hash = password::hash(&password, HashCost::Minimal)
+            .unwrap_or_else(|error| panic!("hash: {error}"));
+        let model = users::create(
+            &self.db,
+            NewUser {
+                name: format!("User {}", &id[..8]),
+                email: Email::parse(&email).unwrap_or_else(|| panic!("email {email}")),
+                phone: None,
+                password: Some(Sensitive::new(hash)),
+                role,
+                is_active: true,
+                avatar_url: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|error| panic!("create user: {error}"));
+        let token = self.login(&email, &password).await;
+        TestUser {
+            model,
+            email,
+            password,
+            token,
+        }
+    }
+
+    /// Logs in and returns the access token (panics unless 200).
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/auth/login",
+                None,
+                Some(serde_json::json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, 200, "login {email}: {body}");
+        body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no access_token: {body}"))
+            .to_owned()
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -110,6 +202,36 @@ impl TestApp {
             let _ = shutdown.send(());
         }
     }
+}
+
+/// A user the test made, with his token.
+pub struct TestUser {
+    pub model: user::Model,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+}
+
+impl TestUser {
+    pub fn id(&self) -> uuid::Uuid {
+        self.model.id
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        Some(&self.token)
+    }
+}
+
+/// The status and JSON body of a response (`Value::Null` when the body is empty).
+pub async fn json_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|error| panic!("not JSON ({error}): {text}"))
+    };
+    (status, body)
 }
 
 impl Drop for TestApp {

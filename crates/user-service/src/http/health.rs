@@ -3,27 +3,30 @@
 
 use std::cell::RefCell;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use shared::Backend;
 
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/health/db", get(health_db))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(health_db))
 }
 
 /// The original's body, field for field and in its order.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Health {
     status: &'static str,
     timestamp: String,
@@ -32,13 +35,16 @@ struct Health {
     database: DatabaseSummary,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct DatabaseSummary {
     status: &'static str,
     #[serde(rename = "type")]
     kind: &'static str,
 }
 
+/// Liveness: never waits on the database; reports the last known database state.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, description = "The service is up", body = Health)))]
 async fn health(State(state): State<AppState>) -> Response {
     let connected = state.database_health.is_connected();
     match health_body(Utc::now(), connected, state.backend) {
@@ -114,20 +120,26 @@ fn health_body(
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct DatabaseUp {
     status: &'static str,
     database: &'static str,
     result: i32,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct DatabaseDown {
     status: &'static str,
     database: &'static str,
     error: String,
 }
 
+/// Readiness: a real `SELECT 1` that starts after the request arrived, bounded.
+#[utoipa::path(get, path = "/health/db", tag = "health",
+    responses(
+        (status = 200, description = "The database answered", body = DatabaseUp),
+        (status = 503, description = "The database did not answer in time", body = DatabaseDown),
+    ))]
 async fn health_db(State(state): State<AppState>) -> Response {
     match state.database_probe.check().await {
         Ok(result) => Json(DatabaseUp {

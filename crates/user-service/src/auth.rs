@@ -1,0 +1,192 @@
+//! Who the caller is: access tokens (HS256 JWT), password hashing off the async runtime, and the
+//! [`CurrentUser`] extractor every signed-in endpoint takes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use shared::entities::{Sensitive, UserRole, user};
+use shared::password::{self, HashCost};
+use tokio::sync::Semaphore;
+use tracing::Span;
+use uuid::Uuid;
+
+use crate::config::AuthSettings;
+use crate::domain::users;
+use crate::error::{ApiError, Result};
+use crate::state::AppState;
+
+/// The one message of every 401 for a token problem: which check failed is not the caller's
+/// business (the log has it at debug).
+pub const UNAUTHORIZED: &str = "Unauthorized";
+
+/// Issues and checks access tokens.
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    lifetime: Duration,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: Uuid,
+    iat: u64,
+    exp: u64,
+}
+
+impl Tokens {
+    /// From the configured secret, or a random per-process one (with a warning) when none is
+    /// configured outside production.
+    pub fn new(settings: &AuthSettings) -> Self {
+        let secret: Vec<u8> = match &settings.jwt_secret {
+            Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+            None => {
+                tracing::warn!(
+                    "JWT_SECRET is not set: using a random secret for this process; tokens stop working when it restarts and other replicas reject them"
+                );
+                password::random_bytes::<32>().to_vec()
+            }
+        };
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+        Self {
+            encoding: EncodingKey::from_secret(&secret),
+            decoding: DecodingKey::from_secret(&secret),
+            validation,
+            lifetime: settings.token_lifetime,
+        }
+    }
+
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    /// A signed token for `user_id`, valid for the configured lifetime.
+    pub fn issue(&self, user_id: Uuid) -> Result<String> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: user_id,
+            iat: now,
+            exp: now + self.lifetime.as_secs(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|error| ApiError::Internal(format!("cannot sign a token: {error}")))
+    }
+
+    /// The user id of a valid token: signed with our key, HS256, not expired.
+    pub fn verify(&self, token: &str) -> Option<Uuid> {
+        match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+            Ok(data) => Some(data.claims.sub),
+            Err(error) => {
+                tracing::debug!(reason = ?error.kind(), "token refused");
+                None
+            }
+        }
+    }
+}
+
+/// argon2 off the async runtime, at most `hash_concurrency` at once, so a login flood queues
+/// for CPU instead of taking every worker thread (and its memory stays bounded).
+pub struct Passwords {
+    permits: Arc<Semaphore>,
+    cost: HashCost,
+    /// Verified against when there is no hash to verify (unknown email, account without a
+    /// password), so every failed login costs the same.
+    dummy: Sensitive,
+}
+
+impl Passwords {
+    pub fn new(settings: &AuthSettings) -> Result<Self, password::HashError> {
+        Ok(Self {
+            permits: Arc::new(Semaphore::new(settings.hash_concurrency)),
+            cost: settings.hash_cost,
+            dummy: Sensitive::new(password::hash(
+                "not a password anyone has",
+                settings.hash_cost,
+            )?),
+        })
+    }
+
+    /// The stored form of `plain`.
+    pub async fn hash(&self, plain: String) -> Result<Sensitive> {
+        let cost = self.cost;
+        let hashed = self
+            .run(move || password::hash(&plain, cost))
+            .await?
+            .map_err(|error| ApiError::Internal(error.to_string()))?;
+        Ok(Sensitive::new(hashed))
+    }
+
+    /// Whether `plain` matches `stored`. Without a stored hash it still pays one verification
+    /// and answers false.
+    pub async fn verify(&self, plain: String, stored: Option<Sensitive>) -> Result<bool> {
+        let matches_stored = stored.is_some();
+        let phc = stored.unwrap_or_else(|| self.dummy.clone());
+        let matched = self
+            .run(move || password::verify(&plain, phc.expose()))
+            .await?;
+        Ok(matched && matches_stored)
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|error| ApiError::Internal(error.to_string()))?;
+        let span = Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            span.in_scope(work)
+        })
+        .await
+        .map_err(|error| ApiError::Internal(format!("password task failed: {error}")))
+    }
+}
+
+/// The signed-in caller, looked up on every request: a deleted or deactivated user's token stops
+/// working at once.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub user::Model);
+
+impl CurrentUser {
+    pub fn id(&self) -> Uuid {
+        self.0.id
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.0.role == UserRole::Admin
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                let (scheme, token) = value.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .ok_or(ApiError::Unauthorized(UNAUTHORIZED))?;
+        let user_id = state
+            .tokens
+            .verify(token)
+            .ok_or(ApiError::Unauthorized(UNAUTHORIZED))?;
+        let user = users::find_active(&state.db, user_id)
+            .await?
+            .ok_or(ApiError::Unauthorized(UNAUTHORIZED))?;
+        Ok(Self(user))
+    }
+}

@@ -1,0 +1,31 @@
+//! The service's rules, as plain async functions over a connection or a transaction: what the
+//! handlers call after parsing a request, testable without HTTP. Who may do what is decided in
+//! [`access`]; the other modules hold each resource's queries and invariants.
+
+pub mod access;
+pub mod agents;
+pub mod conversations;
+pub mod projects;
+pub mod users;
+
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+
+/// A transaction for a read-then-write rule. On SQLite it takes the write lock at `BEGIN`
+/// (`BEGIN IMMEDIATE`), so two such transactions queue instead of one failing when it upgrades
+/// from reading to writing; PostgreSQL ignores the option and relies on the row locks each rule
+/// takes.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+}
+
+/// Whether row locks (`FOR UPDATE`) mean anything on this connection's backend.
+pub fn locks_rows(db: &impl sea_orm::ConnectionTrait) -> bool {
+    db.get_database_backend() == DbBackend::Postgres
+}

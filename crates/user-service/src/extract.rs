@@ -1,0 +1,182 @@
+//! The request extractors every endpoint uses. Each answers a bad request with the API's error
+//! envelope (never axum's plain-text rejections):
+//! - [`ValidJson`]: a JSON object body, unknown fields refused, validated.
+//! - [`ValidQuery`]: the query string, unknown parameters refused, validated.
+//! - [`Id`] and [`Ids`]: UUID path parameters.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::error::ApiError;
+use crate::validation;
+
+/// A validated JSON body.
+pub struct ValidJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ValidJson<T>
+where
+    T: DeserializeOwned + Validate,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(&request) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection {
+                    BytesRejection::FailedToBufferBody(failed)
+                        if failed.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+                    {
+                        ApiError::PayloadTooLarge
+                    }
+                    other => ApiError::BadRequest(format!("cannot read the body ({other})")),
+                })?;
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|error| ApiError::BadRequest(format!("body is not valid JSON ({error})")))?;
+        if !value.is_object() {
+            return Err(ApiError::invalid("body must be a JSON object"));
+        }
+        validation::from_value(value).map(Self)
+    }
+}
+
+/// `application/json`, or any `application/…+json`, with or without parameters.
+fn is_json(request: &Request) -> bool {
+    let Some(value) = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// A validated query string. Every parameter must be a field of `T` (`#[serde(default)]` on
+/// `T` makes them optional).
+pub struct ValidQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ValidQuery<T>
+where
+    T: DeserializeOwned + Validate,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        let mut problems = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            if value.contains('\0') {
+                problems.push(format!("{name} must not contain NUL characters"));
+            }
+            if !seen.insert(name.clone()) {
+                problems.push(format!("{name} must be given once"));
+            }
+        }
+        let mut unknown = Vec::new();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        let parsed: Result<T, _> = serde_path_to_error::deserialize(
+            serde_ignored::Deserializer::new(deserializer, &mut |path: serde_ignored::Path<'_>| {
+                unknown.push(validation::ignored_path(&path))
+            }),
+        );
+        problems.extend(
+            unknown
+                .iter()
+                .map(|name| format!("property {name} should not exist")),
+        );
+        let parsed = match parsed {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                let path = error.path().to_string();
+                let inner = error.inner().to_string();
+                problems.push(query_type_message(&path, &inner));
+                return Err(ApiError::Validation(problems));
+            }
+        };
+        if let Err(errors) = parsed.validate() {
+            problems.extend(validation::messages(&errors));
+        }
+        if problems.is_empty() {
+            Ok(Self(parsed))
+        } else {
+            Err(ApiError::Validation(problems))
+        }
+    }
+}
+
+/// Query values are all strings on the wire: say what the parameter should have been.
+fn query_type_message(path: &str, error: &str) -> String {
+    if error.contains("invalid digit") || error.contains("number too large") {
+        return format!("{path} must be an integer number");
+    }
+    if error.contains("provided string was not `true` or `false`") {
+        return format!("{path} must be a boolean value");
+    }
+    validation::type_message(path, error)
+}
+
+/// The `:id` path parameter, a UUID.
+pub struct Id(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Ids([id]) = Ids::<1>::from_request_parts(parts, state).await?;
+        Ok(Self(id))
+    }
+}
+
+/// `N` UUID path parameters, in the order of the route (`/projects/{id}/members/{user_id}`).
+pub struct Ids<const N: usize>(pub [Uuid; N]);
+
+impl<S: Send + Sync, const N: usize> FromRequestParts<S> for Ids<N> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        let mut ids = [Uuid::nil(); N];
+        let mut problems = Vec::new();
+        if raw.len() != N {
+            return Err(ApiError::Internal(format!(
+                "route has {} path parameters, the handler expects {N}",
+                raw.len()
+            )));
+        }
+        for (slot, (name, value)) in ids.iter_mut().zip(raw) {
+            match Uuid::try_parse(&value) {
+                Ok(id) => *slot = id,
+                Err(_) => problems.push(format!("{name} must be a UUID")),
+            }
+        }
+        if problems.is_empty() {
+            Ok(Self(ids))
+        } else {
+            Err(ApiError::Validation(problems))
+        }
+    }
+}

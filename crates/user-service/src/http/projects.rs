@@ -1,0 +1,378 @@
+//! `/projects` and `/projects/{id}/members`: projects with roles. Who may do what is decided by
+//! `domain::access`; a project the caller may not see answers 404 like a missing one.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shared::entities::{ProjectRole, project};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+use validator::Validate;
+
+use super::users::{email, valid_email};
+use super::{nullable, timestamp};
+use crate::auth::CurrentUser;
+use crate::domain::access::{self, Need};
+use crate::domain::projects::{self, Member, NewMember};
+use crate::error::{ApiError, ErrorBody, Result};
+use crate::extract::{Id, Ids, ValidJson, ValidQuery};
+use crate::pagination::{Page, PageRequest};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_projects, create_project))
+        .routes(routes!(
+            get_project,
+            put_project,
+            patch_project,
+            delete_project
+        ))
+        .routes(routes!(list_members, add_member))
+        .routes(routes!(change_member, remove_member))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectResponse {
+    id: Uuid,
+    name: String,
+    description: Option<String>,
+    owner_id: Uuid,
+    #[serde(with = "timestamp")]
+    created_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    updated_at: DateTime<Utc>,
+    /// The caller's role; `null` for an admin who is not a member.
+    role: Option<ProjectRole>,
+}
+
+impl ProjectResponse {
+    fn new(project: project::Model, role: Option<ProjectRole>) -> Self {
+        Self {
+            id: project.id,
+            name: project.name,
+            description: project.description,
+            owner_id: project.owner_id,
+            created_at: project.created_at,
+            updated_at: project.updated_at,
+            role,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Validate, IntoParams)]
+#[serde(default)]
+#[into_params(parameter_in = Query)]
+pub struct ListProjectsQuery {
+    /// Admins only: every project, not just the caller's.
+    all: Option<bool>,
+    /// Page size, 1 to 100 (default 20).
+    #[validate(range(min = 1, max = 100))]
+    limit: Option<u64>,
+    /// `meta.next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// The caller's projects, newest first (admins: `?all=true` for every project).
+#[utoipa::path(get, path = "/projects", tag = "projects", params(ListProjectsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Page<ProjectResponse>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ))]
+async fn list_projects(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    ValidQuery(query): ValidQuery<ListProjectsQuery>,
+) -> Result<Json<Page<ProjectResponse>>> {
+    let all = query.all.unwrap_or(false);
+    if all {
+        access::require_admin(&caller)?;
+    }
+    let page = PageRequest::newest_first(query.limit, query.cursor.as_deref())?;
+    let projects = projects::list(&state.db, &caller, all, &page).await?;
+    Ok(Json(projects.map(|(project, role)| {
+        ProjectResponse::new(project, role)
+    })))
+}
+
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(default)]
+pub struct CreateProjectRequest {
+    #[validate(length(min = 1, max = 255))]
+    #[schema(example = "Support bot")]
+    name: String,
+    #[validate(length(max = 10000))]
+    description: Option<String>,
+}
+
+/// Create a project; the caller becomes its owner.
+#[utoipa::path(post, path = "/projects", tag = "projects", request_body = CreateProjectRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = ProjectResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    ))]
+async fn create_project(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    ValidJson(body): ValidJson<CreateProjectRequest>,
+) -> Result<(StatusCode, Json<ProjectResponse>)> {
+    let project = projects::create(&state.db, caller.id(), body.name, body.description).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ProjectResponse::new(project, Some(ProjectRole::Owner))),
+    ))
+}
+
+/// Read a project (viewer and up).
+#[utoipa::path(get, path = "/projects/{id}", tag = "projects", params(("id" = Uuid, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ProjectResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+async fn get_project(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Id(id): Id,
+) -> Result<Json<ProjectResponse>> {
+    let (project, access) = access::project(&state.db, &caller, id, Need::Read).await?;
+    Ok(Json(ProjectResponse::new(project, access.role)))
+}
+
+/// A partial change; `description` may be `null` to clear it.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(default)]
+pub struct UpdateProjectRequest {
+    #[validate(length(min = 1, max = 255))]
+    name: Option<String>,
+    #[serde(deserialize_with = "nullable")]
+    #[validate(length(max = 10000))]
+    #[schema(value_type = Option<String>)]
+    description: Option<Option<String>>,
+}
+
+/// Change a project (editor and up).
+#[utoipa::path(put, path = "/projects/{id}", tag = "projects", params(("id" = Uuid, Path)),
+    request_body = UpdateProjectRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, body = ProjectResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+async fn put_project(
+    state: State<AppState>,
+    caller: CurrentUser,
+    id: Id,
+    body: ValidJson<UpdateProjectRequest>,
+) -> Result<Json<ProjectResponse>> {
+    update_project(state, caller, id, body).await
+}
+
+/// Change a project (editor and up); the same as `PUT`.
+#[utoipa::path(patch, path = "/projects/{id}", tag = "projects", params(("id" = Uuid, Path)),
+    request_body = UpdateProjectRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, body = ProjectResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+async fn patch_project(
+    state: State<AppState>,
+    caller: CurrentUser,
+    id: Id,
+    body: ValidJson<UpdateProjectRequest>,
+) -> Result<Json<ProjectResponse>> {
+    update_project(state, caller, id, body).await
+}
+
+async fn update_project(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Id(id): Id,
+    ValidJson(body): ValidJson<UpdateProjectRequest>,
+) -> Result<Json<ProjectResponse>> {
+    let (project, access) = access::project(&state.db, &caller, id, Need::Write).await?;
+    let project = projects::update(&state.db, project, body.name, body.description).await?;
+    Ok(Json(ProjectResponse::new(project, access.role)))
+}
+
+/// Delete a project (owner): a soft delete, after which it and everything under it answer 404.
+#[utoipa::path(delete, path = "/projects/{id}", tag = "projects", params(("id" = Uuid, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+async fn delete_project(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Id(id): Id,
+) -> Result<StatusCode> {
+    let (project, _) = access::project(&state.db, &caller, id, Need::Own).await?;
+    projects::soft_delete(&state.db, project).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberUser {
+    id: Uuid,
+    name: String,
+    email: String,
+    avatar_url: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberResponse {
+    user: MemberUser,
+    role: ProjectRole,
+    #[serde(with = "timestamp")]
+    created_at: DateTime<Utc>,
+}
+
+impl From<Member> for MemberResponse {
+    fn from((member, user): Member) -> Self {
+        Self {
+            user: MemberUser {
+                id: user.id,
+                name: user.name,
+                email: user.email,
+                avatar_url: user.avatar_url,
+            },
+            role: member.role,
+            created_at: member.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Validate, IntoParams)]
+#[serde(default)]
+#[into_params(parameter_in = Query)]
+pub struct ListMembersQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[validate(range(min = 1, max = 100))]
+    limit: Option<u64>,
+    /// `meta.next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// The project's members, newest first (viewer and up).
+#[utoipa::path(get, path = "/projects/{id}/members", tag = "projects",
+    params(("id" = Uuid, Path), ListMembersQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, body = Page<MemberResponse>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+async fn list_members(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Id(id): Id,
+    ValidQuery(query): ValidQuery<ListMembersQuery>,
+) -> Result<Json<Page<MemberResponse>>> {
+    access::project(&state.db, &caller, id, Need::Read).await?;
+    let page = PageRequest::newest_first(query.limit, query.cursor.as_deref())?;
+    let members = projects::members(&state.db, id, &page).await?;
+    Ok(Json(members.map(MemberResponse::from)))
+}
+
+/// Who to add: `user_id` or `email`, one of them.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(default)]
+pub struct AddMemberRequest {
+    user_id: Option<Uuid>,
+    #[validate(custom(function = valid_email))]
+    email: Option<String>,
+    /// Default `viewer`.
+    role: Option<ProjectRole>,
+}
+
+/// Add a member (owner).
+#[utoipa::path(post, path = "/projects/{id}/members", tag = "projects",
+    params(("id" = Uuid, Path)), request_body = AddMemberRequest, security(("bearer" = [])),
+    responses(
+        (status = 201, body = MemberResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "No such project (or hidden), or no such user", body = ErrorBody),
+        (status = 409, description = "Already a member", body = ErrorBody),
+    ))]
+async fn add_member(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    Id(id): Id,
+    ValidJson(body): ValidJson<AddMemberRequest>,
+) -> Result<(StatusCode, Json<MemberResponse>)> {
+    let who = match (body.user_id, body.email.as_deref()) {
+        (Some(user_id), None) => NewMember::Id(user_id),
+        (None, Some(address)) => NewMember::Email(email(address)?),
+        _ => {
+            return Err(ApiError::invalid(
+                "user_id or email must be given, not both",
+            ));
+        }
+    };
+    access::project(&state.db, &caller, id, Need::Own).await?;
+    let role = body.role.unwrap_or(ProjectRole::Viewer);
+    let member = projects::add_member(&state.db, id, who, role).await?;
+    Ok((StatusCode::CREATED, Json(member.into())))
+}
+
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(default)]
+pub struct ChangeMemberRequest {
+    #[validate(required)]
+    role: Option<ProjectRole>,
+}
+
+/// Change a member's role (owner). The last owner cannot be demoted.
+#[utoipa::path(patch, path = "/projects/{id}/members/{user_id}", tag = "projects",
+    params(("id" = Uuid, Path), ("user_id" = Uuid, Path)), request_body = ChangeMemberRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = MemberResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    ))]
+async fn change_member(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    ids: Ids<2>,
+    ValidJson(body): ValidJson<ChangeMemberRequest>,
+) -> Result<Json<MemberResponse>> {
+    let Ids([id, user_id]) = ids;
+    access::project(&state.db, &caller, id, Need::Own).await?;
+    let member = projects::change_member(&state.db, id, user_id, body.role)
+        .await?
+        .ok_or(ApiError::NotFound(projects::MEMBER_NOT_FOUND))?;
+    Ok(Json(member.into()))
+}
+
+/// Remove a member (owner), or leave the project (the member himself). The last owner cannot
+/// be removed.
+#[utoipa::path(delete, path = "/projects/{id}/members/{user_id}", tag = "projects",
+    params(("id" = Uuid, Path), ("user_id" = Uuid, Path)), security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    ))]
+async fn remove_member(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    ids: Ids<2>,
+) -> Result<StatusCode> {
+    let Ids([id, user_id]) = ids;
+    let need = if user_id == caller.id() {
+        Need::Read
+    } else {
+        Need::Own
+    };
+    access::project(&state.db, &caller, id, need).await?;
+    projects::change_member(&state.db, id, user_id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
