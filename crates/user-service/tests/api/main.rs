@@ -2,11 +2,15 @@
 //! database and against SQLite, with a TCP proxy in front of PostgreSQL to make it go down,
 //! come back and hang.
 
+mod auth;
 mod binary;
+mod conversations;
 mod faults;
 mod health;
 mod helpers;
 mod http;
 mod probe;
+mod projects;
 mod proxy;
 mod repository;
+mod users;
