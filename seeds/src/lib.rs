@@ -10,6 +10,7 @@ use sea_orm::{
     IdenStatic, IntoActiveModel, Iterable, PrimaryKeyToColumn, TryInsertResult, TryIntoModel,
 };
 use serde_json::{Map, Value};
+use shared::Backend;
 use shared::entities::{agent, new_id, user};
 use shared::env::{AppEnv, Env};
 use shared::password::{self, HashCost};
@@ -30,9 +31,10 @@ pub enum SeedError {
     #[error("{file}: {problem}")]
     Data { file: String, problem: String },
     #[error(
-        "APP_ENV=production: refusing to create {record} with the published development password; set {variable}"
+        "refusing to store the published development passwords outside development: set {} (or APP_ENV=development for a development database)",
+        variables.join(", ")
     )]
-    DevelopmentPasswordInProduction { record: String, variable: String },
+    DevelopmentPasswordsRefused { variables: Vec<String> },
     #[error("{0}")]
     Config(#[from] shared::ConfigError),
     #[error("password hashing failed: {0}")]
@@ -59,10 +61,47 @@ pub struct Record {
     pub development_password: Option<String>,
 }
 
+/// Whether the published development passwords of the seed files may be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevelopmentPasswords {
+    Allowed,
+    /// Every password must come from its `SEED_*` variable.
+    Refused,
+}
+
+impl DevelopmentPasswords {
+    /// Allowed only when `APP_ENV` is explicitly `development` or `test`, or on the embedded
+    /// SQLite default outside production: an unset `APP_ENV` on PostgreSQL may be a deployment.
+    pub fn for_deployment(env: &impl Env, backend: Backend) -> Result<Self, shared::ConfigError> {
+        let explicit = env.get(AppEnv::VARIABLE)?.is_some();
+        Ok(match AppEnv::from_env(env)? {
+            AppEnv::Production => Self::Refused,
+            _ if explicit || backend == Backend::Sqlite => Self::Allowed,
+            _ => Self::Refused,
+        })
+    }
+}
+
+/// Each seeded account's email and published development password: the service refuses to run
+/// in production while one of them still logs in.
+pub fn development_credentials() -> Result<Vec<(String, String)>, SeedError> {
+    let (file, source) = FILES[0];
+    let data = SeedFile::parse(file, source)?;
+    Ok(data
+        .rows
+        .iter()
+        .filter_map(|row| {
+            let email = row.get("email")?.as_str()?;
+            let password = row.get("password")?.get("development")?.as_str()?;
+            Some((email.to_owned(), password.to_owned()))
+        })
+        .collect())
+}
+
 /// Loads every seed file into the database.
 pub async fn run(
     db: &DatabaseConnection,
-    app_env: AppEnv,
+    passwords: DevelopmentPasswords,
     env: &impl Env,
 ) -> Result<Vec<Record>, SeedError> {
     if !migration::is_up_to_date(db).await? {
@@ -71,7 +110,7 @@ pub async fn run(
     let mut records = Vec::new();
     for (file, source) in FILES {
         let data = SeedFile::parse(file, source)?;
-        let rows = resolve_passwords(file, data.rows, app_env, env).await?;
+        let rows = resolve_passwords(file, &data.secret_columns, data.rows, passwords, env).await?;
         let loaded = match file {
             "users.toml" => load::<user::Entity>(db, "users", &data.key, rows).await?,
             "agents.toml" => load::<agent::Entity>(db, "agents", &data.key, rows).await?,
@@ -89,6 +128,9 @@ pub async fn run(
 
 struct SeedFile {
     key: String,
+    /// The columns whose values are secrets (`secret_columns = [...]`): each is written as
+    /// `{ development = "…", env = "VARIABLE" }` and stored as an argon2id hash.
+    secret_columns: Vec<String>,
     rows: Vec<Map<String, Value>>,
 }
 
@@ -116,7 +158,24 @@ impl SeedFile {
                     .ok_or_else(|| problem(format!("row {} is not a table", index + 1)))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { key, rows })
+        let secret_columns = match value.get("secret_columns") {
+            None => Vec::new(),
+            Some(list) => list
+                .as_array()
+                .and_then(|list| {
+                    list.iter()
+                        .map(|name| name.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>()
+                })
+                .ok_or_else(|| {
+                    problem("secret_columns must be a list of column names".to_owned())
+                })?,
+        };
+        Ok(Self {
+            key,
+            secret_columns,
+            rows,
+        })
     }
 }
 
@@ -128,41 +187,48 @@ struct ResolvedRow {
 
 async fn resolve_passwords(
     file: &str,
+    secret_columns: &[String],
     rows: Vec<Map<String, Value>>,
-    app_env: AppEnv,
+    passwords: DevelopmentPasswords,
     env: &impl Env,
 ) -> Result<Vec<ResolvedRow>, SeedError> {
-    // Resolve (and apply the production guard to) every row before hashing or writing any.
+    // Resolve (and apply the guard to) every row before hashing or writing any.
     let mut plans = Vec::new();
+    let mut refused = Vec::new();
     for (index, row) in rows.into_iter().enumerate() {
         let mut secrets = Vec::new();
-        for (field, value) in &row {
-            // A secret is an object of nothing but `development` and/or `env` strings; any other
-            // object (an agent's `config`, say) is data and stored as written.
-            let Some(secret) = value.as_object() else {
+        // Only the declared secret columns are secrets; any other value (an agent's `config`
+        // table, say) is data and stored as written.
+        for field in secret_columns {
+            let Some(value) = row.get(field) else {
                 continue;
             };
-            let is_secret = !secret.is_empty()
-                && secret.iter().all(|(key, value)| {
-                    matches!(key.as_str(), "development" | "env") && value.is_string()
-                });
-            if !is_secret {
-                continue;
-            }
+            let record = format!("{file} row {}", index + 1);
+            let secret = value
+                .as_object()
+                .filter(|secret| {
+                    !secret.is_empty()
+                        && secret.iter().all(|(key, value)| {
+                            matches!(key.as_str(), "development" | "env") && value.is_string()
+                        })
+                })
+                .ok_or_else(|| SeedError::Data {
+                    file: file.to_owned(),
+                    problem: format!(
+                        "{record}: {field} is a secret column: write it as {{ development = \"…\", env = \"VARIABLE\" }}"
+                    ),
+                })?;
             let development = secret.get("development").and_then(Value::as_str);
             let variable = secret.get("env").and_then(Value::as_str);
-            let record = format!("{file} row {}", index + 1);
             let from_env = match variable {
                 Some(variable) => env.get(variable)?,
                 None => None,
             };
             let (password, is_development) = match (from_env, development) {
                 (Some(password), _) => (password, false),
-                (None, Some(_)) if app_env == AppEnv::Production => {
-                    return Err(SeedError::DevelopmentPasswordInProduction {
-                        record: describe(&row, &record),
-                        variable: variable.unwrap_or("a password variable").to_owned(),
-                    });
+                (None, Some(_)) if passwords == DevelopmentPasswords::Refused => {
+                    refused.push(variable.unwrap_or(&record).to_owned());
+                    continue;
                 }
                 (None, Some(development)) => (development.to_owned(), true),
                 (None, None) => {
@@ -178,6 +244,9 @@ async fn resolve_passwords(
             secrets.push((field.clone(), password, is_development));
         }
         plans.push((row, secrets));
+    }
+    if !refused.is_empty() {
+        return Err(SeedError::DevelopmentPasswordsRefused { variables: refused });
     }
 
     let mut resolved = Vec::new();
@@ -200,14 +269,6 @@ async fn resolve_passwords(
         });
     }
     Ok(resolved)
-}
-
-fn describe(row: &Map<String, Value>, fallback: &str) -> String {
-    row.get("email")
-        .or_else(|| row.get("name"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .unwrap_or_else(|| fallback.to_owned())
 }
 
 /// Builds an insertable model from one row: the primary key gets a fresh UUIDv7 and any

@@ -3,18 +3,17 @@
 
 use std::process::ExitCode;
 
-use seeds::{Outcome, Record};
+use seeds::{DevelopmentPasswords, Outcome, Record, SeedError};
 use shared::env::{AppEnv, ProcessEnv, load_dotenv};
 use shared::{DatabaseConfig, connect};
 
 fn main() -> ExitCode {
     let settings = load_dotenv(None).and_then(|()| {
-        Ok((
-            AppEnv::from_env(&ProcessEnv)?,
-            DatabaseConfig::from_env(&ProcessEnv)?,
-        ))
+        let config = DatabaseConfig::from_env(&ProcessEnv)?;
+        let passwords = DevelopmentPasswords::for_deployment(&ProcessEnv, config.backend())?;
+        Ok((AppEnv::from_env(&ProcessEnv)?, config, passwords))
     });
-    let (app_env, config) = match settings {
+    let (app_env, config, passwords) = match settings {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("seed: invalid configuration: {error}");
@@ -38,14 +37,18 @@ fn main() -> ExitCode {
     );
     let result = runtime.block_on(async {
         let db = connect(&config).await?;
-        let records = seeds::run(&db, app_env, &ProcessEnv).await;
+        let records = seeds::run(&db, passwords, &ProcessEnv).await;
         db.close().await.ok();
         records
     });
     match result {
         Ok(records) => {
-            report(&records, app_env);
+            report(&records, passwords);
             ExitCode::SUCCESS
+        }
+        Err(error @ SeedError::DevelopmentPasswordsRefused { .. }) => {
+            eprintln!("seed: {error}");
+            ExitCode::from(2)
         }
         Err(error) => {
             eprintln!("seed failed: {error}");
@@ -54,7 +57,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn report(records: &[Record], app_env: AppEnv) {
+fn report(records: &[Record], passwords: DevelopmentPasswords) {
     let mut table = "";
     for record in records {
         if record.table != table {
@@ -76,7 +79,7 @@ fn report(records: &[Record], app_env: AppEnv) {
         let existing = of_table.count() - created;
         println!("  {table}: {created} created, {existing} already existed");
     }
-    if app_env != AppEnv::Production {
+    if passwords == DevelopmentPasswords::Allowed {
         let credentials: Vec<_> = records
             .iter()
             .filter(|record| record.outcome == Outcome::Created)

@@ -5,10 +5,14 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::http::HeaderValue;
+use ipnet::IpNet;
 use secrecy::SecretString;
+use seeds::DevelopmentPasswords;
 use shared::env::{AppEnv, ConfigError, Env, parse_bool, parse_number, parse_or};
 use shared::password::HashCost;
 use shared::{Backend, DatabaseConfig};
+
+pub use crate::throttle::ThrottleSettings;
 
 /// Every variable the service reads besides the database ones (`shared::database::vars`).
 pub mod vars {
@@ -28,8 +32,15 @@ pub mod vars {
     pub const JWT_EXPIRES_IN_SECONDS: &str = "JWT_EXPIRES_IN_SECONDS";
     pub const AUTH_REGISTRATION: &str = "AUTH_REGISTRATION";
     pub const PASSWORD_HASH_CONCURRENCY: &str = "PASSWORD_HASH_CONCURRENCY";
+    pub const LOGIN_MAX_FAILURES: &str = "LOGIN_MAX_FAILURES";
+    pub const LOGIN_MAX_FAILURES_PER_ADDRESS: &str = "LOGIN_MAX_FAILURES_PER_ADDRESS";
+    pub const LOGIN_WINDOW_SECONDS: &str = "LOGIN_WINDOW_SECONDS";
+    pub const TRUSTED_PROXIES: &str = "TRUSTED_PROXIES";
+    pub const REDIS_URL: &str = "REDIS_URL";
+    pub const REDIS_KEY_PREFIX: &str = "REDIS_KEY_PREFIX";
+    pub const SEED_ON_START: &str = "SEED_ON_START";
 
-    pub const ALL: [&str; 16] = [
+    pub const ALL: [&str; 23] = [
         USER_SERVICE_HOST,
         USER_SERVICE_PORT,
         CORS_ORIGIN,
@@ -46,6 +57,13 @@ pub mod vars {
         JWT_EXPIRES_IN_SECONDS,
         AUTH_REGISTRATION,
         PASSWORD_HASH_CONCURRENCY,
+        LOGIN_MAX_FAILURES,
+        LOGIN_MAX_FAILURES_PER_ADDRESS,
+        LOGIN_WINDOW_SECONDS,
+        TRUSTED_PROXIES,
+        REDIS_URL,
+        REDIS_KEY_PREFIX,
+        SEED_ON_START,
     ];
 }
 
@@ -60,6 +78,20 @@ pub struct Settings {
     pub health: HealthSettings,
     pub log: LogSettings,
     pub auth: AuthSettings,
+    pub throttle: ThrottleSettings,
+    pub redis: RedisSettings,
+    /// Load the seed data at start (idempotent). Defaults to on for the embedded SQLite database
+    /// outside production, so the first run has accounts to log in with.
+    pub seed_on_start: bool,
+    /// Whether the seed may store its published development passwords here.
+    pub seed_passwords: DevelopmentPasswords,
+}
+
+/// Where state shared by replicas lives. `Debug` never shows the URL (it may hold a password).
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    pub url: Option<SecretString>,
+    pub key_prefix: String,
 }
 
 /// Tokens, registration and password hashing. `Debug` never shows the secret.
@@ -96,6 +128,8 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     pub body_limit_bytes: usize,
     pub shutdown_timeout: Duration,
+    /// Peers whose `X-Forwarded-For` is believed (load balancers). Empty: none.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -145,6 +179,7 @@ impl Settings {
                 1024 * 1024 * 1024,
             )?,
             shutdown_timeout: millis(env, vars::SHUTDOWN_TIMEOUT_MS, 10_000)?,
+            trusted_proxies: trusted_proxies(env)?,
         };
         let health = HealthSettings {
             db_timeout: millis(env, vars::HEALTH_DB_TIMEOUT_MS, 2_000)?,
@@ -165,6 +200,46 @@ impl Settings {
             },
         };
         let auth = auth_settings(env, app_env)?;
+        let throttle = ThrottleSettings {
+            max_per_email: parse_number(env, vars::LOGIN_MAX_FAILURES, 5, 1, 1_000_000)?,
+            max_per_address: parse_number(
+                env,
+                vars::LOGIN_MAX_FAILURES_PER_ADDRESS,
+                100,
+                1,
+                1_000_000,
+            )?,
+            window: Duration::from_secs(parse_number(
+                env,
+                vars::LOGIN_WINDOW_SECONDS,
+                900,
+                1,
+                86_400,
+            )?),
+        };
+        let redis = RedisSettings {
+            url: match env.get(vars::REDIS_URL)? {
+                None => None,
+                Some(url) => {
+                    redis::Client::open(url.as_str()).map_err(|_| {
+                        ConfigError::new(
+                            vars::REDIS_URL,
+                            "expected redis://[user:password@]host[:port][/db] (the value is not shown: it may hold a password)",
+                        )
+                    })?;
+                    Some(SecretString::from(url))
+                }
+            },
+            key_prefix: env
+                .get(vars::REDIS_KEY_PREFIX)?
+                .unwrap_or_else(|| "user-service:".to_owned()),
+        };
+        let seed_on_start = parse_bool(
+            env,
+            vars::SEED_ON_START,
+            database.backend() == Backend::Sqlite && app_env != AppEnv::Production,
+        )?;
+        let seed_passwords = DevelopmentPasswords::for_deployment(env, database.backend())?;
         Ok(Self {
             app_env,
             http,
@@ -173,6 +248,10 @@ impl Settings {
             health,
             log,
             auth,
+            throttle,
+            redis,
+            seed_on_start,
+            seed_passwords,
         })
     }
 }
@@ -224,6 +303,26 @@ fn auth_settings(env: &impl Env, app_env: AppEnv) -> Result<AuthSettings, Config
         hash_concurrency: parse_number(env, vars::PASSWORD_HASH_CONCURRENCY, cores, 1, 1024)?,
         hash_cost: HashCost::Owasp,
     })
+}
+
+fn trusted_proxies(env: &impl Env) -> Result<Vec<IpNet>, ConfigError> {
+    let Some(raw) = env.get(vars::TRUSTED_PROXIES)? else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new(
+                        vars::TRUSTED_PROXIES,
+                        format!("{item:?} is not an IP address or CIDR range (e.g. 10.0.0.0/8)"),
+                    )
+                })
+        })
+        .collect()
 }
 
 fn millis(env: &impl Env, name: &str, default: u64) -> Result<Duration, ConfigError> {
@@ -353,6 +452,11 @@ mod tests {
             ("JWT_EXPIRES_IN_SECONDS", "10"),
             ("AUTH_REGISTRATION", "sometimes"),
             ("PASSWORD_HASH_CONCURRENCY", "0"),
+            ("LOGIN_MAX_FAILURES", "0"),
+            ("LOGIN_WINDOW_SECONDS", "x"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("REDIS_URL", "http://cache:6379"),
+            ("SEED_ON_START", "sometimes"),
         ] {
             let env = HashMap::from([(name, value)]);
             let error = Settings::from_env(&env).unwrap_err();

@@ -180,3 +180,90 @@ impl<S: Send + Sync, const N: usize> FromRequestParts<S> for Ids<N> {
         }
     }
 }
+
+/// The client's address for the login throttle: the TCP peer, or, when the peer is one of
+/// `TRUSTED_PROXIES`, the nearest address in `X-Forwarded-For` that is not a trusted proxy. A
+/// client cannot choose its own address unless a proxy is trusted to say it.
+pub struct ClientAddress(pub std::net::IpAddr);
+
+impl axum::extract::FromRequestParts<crate::state::AppState> for ClientAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip())
+            .ok_or_else(|| ApiError::Internal("no peer address on the connection".to_owned()))?;
+        Ok(Self(client_address(
+            peer,
+            parts.headers.get_all("x-forwarded-for"),
+            &state.trusted_proxies,
+        )))
+    }
+}
+
+fn client_address(
+    peer: std::net::IpAddr,
+    forwarded: axum::http::header::GetAll<'_, axum::http::HeaderValue>,
+    trusted: &[ipnet::IpNet],
+) -> std::net::IpAddr {
+    let is_trusted = |address: &std::net::IpAddr| trusted.iter().any(|net| net.contains(address));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<std::net::IpAddr> = forwarded
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    hops.iter()
+        .rev()
+        .find(|hop| !is_trusted(hop))
+        .or(hops.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue};
+
+    use super::*;
+
+    fn address(peer: &str, forwarded: &[&str], trusted: &[&str]) -> String {
+        let mut headers = HeaderMap::new();
+        for value in forwarded {
+            headers.append("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        }
+        let trusted: Vec<ipnet::IpNet> = trusted.iter().map(|net| net.parse().unwrap()).collect();
+        client_address(
+            peer.parse().unwrap(),
+            headers.get_all("x-forwarded-for"),
+            &trusted,
+        )
+        .to_string()
+    }
+
+    #[test]
+    fn forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() {
+        assert_eq!(address("203.0.113.9", &["1.2.3.4"], &[]), "203.0.113.9");
+        assert_eq!(
+            address("203.0.113.9", &["1.2.3.4"], &["10.0.0.0/8"]),
+            "203.0.113.9"
+        );
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_nearest_untrusted_hop_is_the_client() {
+        assert_eq!(
+            address("10.0.0.2", &["6.6.6.6, 1.2.3.4, 10.0.0.1"], &["10.0.0.0/8"]),
+            "1.2.3.4",
+            "a client-supplied first hop (6.6.6.6) is not believed"
+        );
+    }
+}

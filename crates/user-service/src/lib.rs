@@ -15,6 +15,7 @@ mod request_trace;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod throttle;
 mod validation;
 
 pub use config::Settings;

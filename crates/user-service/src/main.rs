@@ -39,7 +39,11 @@ fn main() -> ExitCode {
         Err(error) => {
             tracing::error!("{error}");
             eprintln!("user-service: {error}");
-            ExitCode::FAILURE
+            if error.is_configuration() {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::convert::Infallible;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
+use axum::serve::IncomingStream;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tower::make::Shared;
 use tower::{Service, ServiceBuilder};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -24,9 +24,13 @@ use crate::auth::{Passwords, Tokens};
 use crate::config::{HttpSettings, Settings};
 use crate::cors::CorsForOriginsLayer;
 use crate::database_health::{DatabaseHealth, spawn_probe};
+use crate::domain::users::{self, Email};
 use crate::http;
 use crate::request_trace::{REQUEST_ID, RequestTraceLayer};
 use crate::state::{AppContext, AppState};
+use crate::throttle::LoginThrottle;
+use secrecy::ExposeSecret;
+use shared::env::AppEnv;
 
 /// Why the service could not start. Each message says what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -40,10 +44,30 @@ pub enum StartupError {
         address: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot load the seed data: {0}")]
+    Seed(#[from] seeds::SeedError),
+    #[error(
+        "APP_ENV=production: the seeded account {account} still accepts its published development password; change it (PATCH /users/:id or SEED_* and a fresh seed) before starting in production"
+    )]
+    PublishedPassword { account: String },
+    #[error("REDIS_URL cannot be used: {0}")]
+    Redis(String),
     #[error("cannot prepare password hashing: {0}")]
     Passwords(#[from] shared::password::HashError),
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
+}
+
+impl StartupError {
+    /// A refusal that only a configuration change can fix (exit code 2, like a bad variable).
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            Self::PublishedPassword { .. }
+                | Self::Redis(_)
+                | Self::Seed(seeds::SeedError::DevelopmentPasswordsRefused { .. })
+        )
+    }
 }
 
 /// A built application: bound to its port, not yet serving.
@@ -53,7 +77,8 @@ pub struct Application {
     router: Router,
     http: HttpSettings,
     db: DatabaseConnection,
-    probe: JoinHandle<()>,
+    /// The database probe and the Redis check, stopped at shutdown.
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Application {
@@ -78,6 +103,24 @@ impl Application {
             tracing::info!("migrations are up to date");
         }
 
+        if settings.seed_on_start {
+            seed(&db, &settings).await?;
+        }
+        let passwords = Passwords::new(&settings.auth)?;
+        let published = if settings.app_env == AppEnv::Production {
+            seeds::development_credentials()?
+        } else {
+            Vec::new()
+        };
+        refuse_published_passwords(&db, &passwords, &published).await?;
+
+        let throttle = LoginThrottle::new(
+            settings.throttle,
+            settings.redis.url.as_ref().map(|url| url.expose_secret()),
+            settings.redis.key_prefix.clone(),
+        )
+        .map_err(|error| StartupError::Redis(error.to_string()))?;
+
         let database_health = Arc::new(DatabaseHealth::default());
         let (database_probe, probe) = spawn_probe(
             db.clone(),
@@ -91,10 +134,14 @@ impl Application {
             database_health,
             database_probe,
             tokens: Tokens::new(&settings.auth),
-            passwords: Passwords::new(&settings.auth)?,
+            passwords,
+            published,
             registration: settings.auth.registration,
+            throttle,
+            trusted_proxies: settings.http.trusted_proxies.clone(),
         });
-        let router = http::router(state);
+        let redis_check = spawn_redis_check(state.clone(), settings.health.probe_interval);
+        let router = http::router(state.clone());
 
         let address = SocketAddr::new(settings.http.host, settings.http.port);
         let listener = TcpListener::bind(address)
@@ -110,7 +157,7 @@ impl Application {
             router,
             http: settings.http,
             db,
-            probe,
+            background: vec![probe, redis_check],
         })
     }
 
@@ -133,12 +180,23 @@ impl Application {
         tracing::info!("User Service running on http://localhost:{}", self.port);
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let service = with_middleware(self.router, &self.http);
-        let server =
-            axum::serve(self.listener, Shared::new(service)).with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: no new connections, finishing in-flight requests");
-                let _ = stopping_tx.send(true);
-            });
+        // Each connection's service knows its peer address (`ConnectInfo`), for the login
+        // throttle's per-address budget.
+        let make_service = tower::service_fn(move |stream: IncomingStream<'_, TcpListener>| {
+            let peer = ConnectInfo(*stream.remote_addr());
+            let service = ServiceBuilder::new()
+                .map_request(move |mut request: Request| {
+                    request.extensions_mut().insert(peer);
+                    request
+                })
+                .service(service.clone());
+            std::future::ready(Ok::<_, Infallible>(service))
+        });
+        let server = axum::serve(self.listener, make_service).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, finishing in-flight requests");
+            let _ = stopping_tx.send(true);
+        });
         let mut server = tokio::spawn(async move { server.await });
         let grace = self.http.shutdown_timeout;
         let result = tokio::select! {
@@ -155,7 +213,9 @@ impl Application {
                 Ok(())
             }
         };
-        self.probe.abort();
+        for task in &self.background {
+            task.abort();
+        }
         // Closing waits for checked-out connections; never longer than the grace period.
         match tokio::time::timeout(grace, self.db.close()).await {
             Ok(Ok(())) => {}
@@ -165,6 +225,82 @@ impl Application {
         tracing::info!("stopped");
         result
     }
+}
+
+/// Loads the seed data (idempotent) and says so: on the embedded default this gives the first
+/// run accounts to log in with.
+async fn seed(db: &DatabaseConnection, settings: &Settings) -> Result<(), StartupError> {
+    let records = seeds::run(db, settings.seed_passwords, &shared::env::ProcessEnv).await?;
+    let created: Vec<&str> = records
+        .iter()
+        .filter(|record| record.outcome == seeds::Outcome::Created)
+        .map(|record| record.key.as_str())
+        .collect();
+    if created.is_empty() {
+        tracing::info!("seed data already present");
+        return Ok(());
+    }
+    tracing::info!(created = ?created, "seeded the database (SEED_ON_START)");
+    for record in &records {
+        if let (seeds::Outcome::Created, Some(password)) =
+            (record.outcome, &record.development_password)
+        {
+            tracing::info!(
+                "development credentials (never use these outside development): {} / {password}",
+                record.key
+            );
+        }
+    }
+    Ok(())
+}
+
+/// With `APP_ENV=production`, no seeded account may still accept its published password: the
+/// service refuses to start (exit 2) naming the account. If the database cannot be reached now,
+/// the check is skipped with a warning; logins with a published password are refused anyway.
+async fn refuse_published_passwords(
+    db: &DatabaseConnection,
+    passwords: &Passwords,
+    published: &[(String, String)],
+) -> Result<(), StartupError> {
+    for (email, password) in published {
+        let Some(email) = Email::parse(email) else {
+            continue;
+        };
+        let user = match users::find_by_email(db, &email).await {
+            Ok(user) => user,
+            Err(error) => {
+                tracing::warn!(%error, "cannot check the seeded accounts for published passwords now");
+                return Ok(());
+            }
+        };
+        let Some(stored) = user.and_then(|user| user.password) else {
+            continue;
+        };
+        if passwords
+            .verify(password.clone(), Some(stored))
+            .await
+            .unwrap_or(false)
+        {
+            return Err(StartupError::PublishedPassword {
+                account: email.as_str().to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the Redis state of the login throttle (and of `/health`) current.
+fn spawn_redis_check(state: AppState, interval: std::time::Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        if state.throttle.redis_connected().is_none() {
+            return;
+        }
+        let mut ticks = tokio::time::interval(interval);
+        loop {
+            ticks.tick().await;
+            state.throttle.check_redis().await;
+        }
+    })
 }
 
 /// The router inside every layer, outermost first: body limit, request id and tracing, CORS,

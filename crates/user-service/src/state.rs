@@ -10,6 +10,8 @@ use shared::Backend;
 use crate::auth::{Passwords, Tokens};
 use crate::config::Registration;
 use crate::database_health::{DatabaseHealth, DatabaseProbe};
+use crate::throttle::LoginThrottle;
+use ipnet::IpNet;
 
 #[derive(Clone)]
 pub struct AppState(Arc<AppContext>);
@@ -21,7 +23,11 @@ pub struct AppContext {
     pub database_probe: DatabaseProbe,
     pub tokens: Tokens,
     pub passwords: Passwords,
+    /// Seeded accounts' published passwords, which never log in (production only; else empty).
+    pub published: Vec<(String, String)>,
     pub registration: Registration,
+    pub throttle: LoginThrottle,
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl AppState {

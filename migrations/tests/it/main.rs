@@ -5,4 +5,5 @@ mod behaviour;
 mod cli;
 mod docs;
 mod drift;
+mod emails;
 mod schema;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::process::Command;
 
 use sea_orm::{EntityTrait, QueryOrder};
-use seeds::{Outcome, SeedError};
+use seeds::{DevelopmentPasswords, Outcome, SeedError};
 use shared::entities::{AgentType, AuthProvider, Sensitive, UserRole, agent, user};
 use shared::env::AppEnv;
 use shared::password;
@@ -27,7 +27,7 @@ const DEVELOPMENT_PASSWORDS: [(&str, &str); 3] = [
 ];
 
 async fn seed(database: &TestDatabase) -> Vec<seeds::Record> {
-    seeds::run(&database.db, AppEnv::Development, &HashMap::new())
+    seeds::run(&database.db, DevelopmentPasswords::Allowed, &HashMap::new())
         .await
         .unwrap_or_else(|error| panic!("seed: {error}"))
 }
@@ -235,7 +235,7 @@ async fn concurrent_runs_leave_exactly_three_users_and_four_agents(database: Tes
         let config = database.config.clone();
         runs.push(tokio::spawn(async move {
             let db = shared::connect(&config).await?;
-            seeds::run(&db, AppEnv::Development, &HashMap::new()).await
+            seeds::run(&db, DevelopmentPasswords::Allowed, &HashMap::new()).await
         }));
     }
     let mut created = 0;
@@ -278,11 +278,17 @@ async fn production_refuses_development_passwords_then_accepts_passwords_from_th
     database: TestDatabase,
 ) {
     let database = database.migrate().await;
-    let refused = seeds::run(&database.db, AppEnv::Production, &HashMap::new()).await;
+    let refused = seeds::run(&database.db, DevelopmentPasswords::Refused, &HashMap::new()).await;
     match refused {
-        Err(SeedError::DevelopmentPasswordInProduction { record, variable }) => {
-            assert_eq!(record, "admin@chatai.com");
-            assert_eq!(variable, "SEED_ADMIN_PASSWORD");
+        Err(SeedError::DevelopmentPasswordsRefused { variables }) => {
+            assert_eq!(
+                variables,
+                [
+                    "SEED_ADMIN_PASSWORD",
+                    "SEED_TEST_PASSWORD",
+                    "SEED_DEMO_PASSWORD"
+                ]
+            );
         }
         other => panic!("expected the production guard, got {other:?}"),
     }
@@ -297,7 +303,7 @@ async fn production_refuses_development_passwords_then_accepts_passwords_from_th
         ("SEED_TEST_PASSWORD", "prod-test-Xy9!"),
         ("SEED_DEMO_PASSWORD", "prod-demo-Xy9!"),
     ]);
-    let records = seeds::run(&database.db, AppEnv::Production, &env)
+    let records = seeds::run(&database.db, DevelopmentPasswords::Refused, &env)
         .await
         .unwrap_or_else(|error| panic!("{error}"));
     assert!(
@@ -319,7 +325,7 @@ async fn production_refuses_development_passwords_then_accepts_passwords_from_th
 }
 
 async fn a_missing_schema_says_to_run_the_migrations_first(database: TestDatabase) {
-    let error = seeds::run(&database.db, AppEnv::Development, &HashMap::new())
+    let error = seeds::run(&database.db, DevelopmentPasswords::Allowed, &HashMap::new())
         .await
         .err()
         .unwrap_or_else(|| panic!("seeding an empty database must fail"));

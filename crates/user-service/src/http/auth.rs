@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use shared::entities::UserRole;
+use shared::entities::{UserRole, user};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,10 +13,11 @@ use validator::Validate;
 use super::users::{UserResponse, email, valid_email, valid_phone};
 use crate::auth::CurrentUser;
 use crate::config::Registration;
-use crate::domain::users::{self, NewUser};
+use crate::domain::users::{self, Email, NewUser};
 use crate::error::{ApiError, ErrorBody, Result};
-use crate::extract::ValidJson;
+use crate::extract::{ClientAddress, ValidJson};
 use crate::state::AppState;
+use crate::throttle::Verdict;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -112,14 +113,23 @@ pub struct LoginResponse {
     ))]
 async fn login(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>> {
     let email = email(&body.email)?;
-    let user = users::find_by_email(&state.db, &email).await?;
-    let stored = user.as_ref().and_then(|user| user.password.clone());
-    let matched = state.passwords.verify(body.password, stored).await?;
-    let Some(user) = user.filter(|user| matched && user.is_active) else {
-        return Err(ApiError::Unauthorized(INVALID_CREDENTIALS));
+    let reservation = match state.throttle.reserve(email.as_str(), address).await {
+        Verdict::Allowed(reservation) => reservation,
+        Verdict::Blocked { retry_after_secs } => {
+            return Err(ApiError::TooManyRequests { retry_after_secs });
+        }
+    };
+    let user = match authenticate(&state, &email, body.password).await {
+        Err(ApiError::Unauthorized(message)) => return Err(ApiError::Unauthorized(message)),
+        outcome => {
+            // Only a failed login keeps its place in the throttle's window.
+            state.throttle.refund(reservation).await;
+            outcome?
+        }
     };
     let access_token = state.tokens.issue(user.id)?;
     Ok(Json(LoginResponse {
@@ -128,6 +138,19 @@ async fn login(
         expires_in: state.tokens.lifetime().as_secs(),
         user: user.into(),
     }))
+}
+
+/// The active user with this email and password, or 401 (the same for every reason).
+async fn authenticate(state: &AppState, email: &Email, password: String) -> Result<user::Model> {
+    let user = users::find_by_email(&state.db, email).await?;
+    let stored = user.as_ref().and_then(|user| user.password.clone());
+    let published = state
+        .published
+        .iter()
+        .any(|(account, known)| account == email.as_str() && *known == password);
+    let matched = state.passwords.verify(password, stored).await?;
+    user.filter(|user| matched && user.is_active && !published)
+        .ok_or(ApiError::Unauthorized(INVALID_CREDENTIALS))
 }
 
 /// The signed-in user.

@@ -33,6 +33,14 @@ struct Health {
     service: &'static str,
     version: &'static str,
     database: DatabaseSummary,
+    /// Present when `REDIS_URL` is set: whether the login throttle reaches Redis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis: Option<RedisSummary>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct RedisSummary {
+    status: &'static str,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -47,7 +55,8 @@ struct DatabaseSummary {
     responses((status = 200, description = "The service is up", body = Health)))]
 async fn health(State(state): State<AppState>) -> Response {
     let connected = state.database_health.is_connected();
-    match health_body(Utc::now(), connected, state.backend) {
+    let redis = state.throttle.redis_connected();
+    match health_body(Utc::now(), connected, redis, state.backend) {
         Ok(body) => (
             [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
             body,
@@ -61,7 +70,7 @@ async fn health(State(state): State<AppState>) -> Response {
 }
 
 impl Health {
-    fn new(now: DateTime<Utc>, connected: bool, backend: Backend) -> Self {
+    fn new(now: DateTime<Utc>, connected: bool, redis: Option<bool>, backend: Backend) -> Self {
         Self {
             status: if connected { "ok" } else { "error" },
             timestamp: now.to_rfc3339_opts(SecondsFormat::Millis, true),
@@ -75,6 +84,9 @@ impl Health {
                 },
                 kind: backend.display_name(),
             },
+            redis: redis.map(|up| RedisSummary {
+                status: if up { "connected" } else { "disconnected" },
+            }),
         }
     }
 }
@@ -83,6 +95,7 @@ impl Health {
 struct RenderedHealth {
     millis: i64,
     connected: bool,
+    redis: Option<bool>,
     backend: Backend,
     body: Bytes,
 }
@@ -95,6 +108,7 @@ struct RenderedHealth {
 fn health_body(
     now: DateTime<Utc>,
     connected: bool,
+    redis: Option<bool>,
     backend: Backend,
 ) -> Result<Bytes, serde_json::Error> {
     thread_local! {
@@ -105,14 +119,18 @@ fn health_body(
         if let Some(last) = last
             && last.millis == millis
             && last.connected == connected
+            && last.redis == redis
             && last.backend == backend
         {
             return Ok(last.body.clone());
         }
-        let body = Bytes::from(serde_json::to_vec(&Health::new(now, connected, backend))?);
+        let body = Bytes::from(serde_json::to_vec(&Health::new(
+            now, connected, redis, backend,
+        ))?);
         *last = Some(RenderedHealth {
             millis,
             connected,
+            redis,
             backend,
             body: body.clone(),
         });

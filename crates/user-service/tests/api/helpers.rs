@@ -41,6 +41,8 @@ impl TestApp {
             ("HEALTH_PROBE_INTERVAL_MS", "200"),
             ("HEALTH_DB_TIMEOUT_MS", "1000"),
             ("DATABASE_CONNECT_TIMEOUT_MS", "1000"),
+            // Each test makes the users it needs; the seed has its own tests.
+            ("SEED_ON_START", "false"),
         ]);
         for (name, value) in &env {
             map.insert(name, value);

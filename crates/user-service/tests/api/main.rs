@@ -5,6 +5,7 @@
 mod auth;
 mod binary;
 mod conversations;
+mod docs;
 mod faults;
 mod health;
 mod helpers;
