@@ -15,7 +15,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -75,7 +75,6 @@ pub struct LoginThrottle {
     prefix: String,
     redis: Option<RedisWindows>,
     local: Mutex<LocalWindows>,
-    next_member: AtomicU64,
 }
 
 struct RedisWindows {
@@ -113,7 +112,6 @@ impl LoginThrottle {
             prefix,
             redis,
             local: Mutex::new(LocalWindows::default()),
-            next_member: AtomicU64::new(0),
         })
     }
 
@@ -129,11 +127,8 @@ impl LoginThrottle {
             format!("{}login:email:{email}", self.prefix),
             format!("{}login:address:{address}", self.prefix),
         ];
-        let member = format!(
-            "{}-{}",
-            std::process::id(),
-            self.next_member.fetch_add(1, Ordering::Relaxed)
-        );
+        // Unique across replicas (a process id is not: every container's first one is 1).
+        let member = uuid::Uuid::new_v4().simple().to_string();
         if let Some(redis) = self
             .redis
             .as_ref()

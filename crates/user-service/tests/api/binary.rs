@@ -81,6 +81,109 @@ fn free_port() -> u16 {
         .unwrap_or_else(|error| panic!("{error}"))
 }
 
+/// Polls `GET /health/db` on `port` until it answers 200.
+async fn wait_until_ready(port: u16) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = client
+            .get(format!("http://127.0.0.1:{port}/health/db"))
+            .send()
+            .await
+            && response.status() == 200
+        {
+            return client;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_first_start_on_the_embedded_default_seeds_so_the_admin_can_log_in() {
+    let scratch = Scratch::new();
+    let port = free_port();
+    let mut child = service(
+        &scratch,
+        &[
+            ("USER_SERVICE_HOST", "127.0.0.1"),
+            ("USER_SERVICE_PORT", &port.to_string()),
+            ("RUST_LOG", "info"),
+            ("DATABASE_URL", "sqlite:data/chatai.db"),
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap_or_else(|error| panic!("spawn: {error}"));
+    let client = wait_until_ready(port).await;
+    let response = client
+        .post(format!("http://127.0.0.1:{port}/auth/login"))
+        .json(&serde_json::json!({"email": "admin@chatai.com", "password": "Admin@123"}))
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("login: {error}"));
+    let status = response.status();
+    let _ = child.kill();
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|error| panic!("{error}"));
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(status, 200, "{log}");
+    assert!(log.contains("seeded the database (SEED_ON_START)"), "{log}");
+    assert!(
+        log.contains("development credentials (never use these outside development): admin@chatai.com / Admin@123"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn production_refuses_to_start_while_a_seeded_account_accepts_its_published_password() {
+    let scratch = Scratch::new();
+    let database = test_support::TestDatabase::sqlite().await.migrate().await;
+    seeds::run(
+        &database.db,
+        seeds::DevelopmentPasswords::Allowed,
+        &std::collections::HashMap::<&str, &str>::new(),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("seed: {error}"));
+    let mut env: Vec<(String, String)> = database.env_vars();
+    env.extend(
+        [
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "a-production-secret-of-at-least-32-bytes"),
+            ("USER_SERVICE_HOST", "127.0.0.1"),
+            ("USER_SERVICE_PORT", "0"),
+        ]
+        .map(|(name, value)| (name.to_owned(), value.to_owned())),
+    );
+    let env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let output = service(&scratch, &env)
+        .output()
+        .unwrap_or_else(|error| panic!("run: {error}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("admin@chatai.com"),
+        "names the account: {stderr}"
+    );
+    assert!(
+        !stderr.contains("Admin@123"),
+        "never the password: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[tokio::test]
 async fn sigterm_stops_the_embedded_default_cleanly_with_exit_0() {
     let scratch = Scratch::new();
@@ -100,26 +203,7 @@ async fn sigterm_stops_the_embedded_default_cleanly_with_exit_0() {
     .spawn()
     .unwrap_or_else(|error| panic!("spawn: {error}"));
 
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap_or_else(|error| panic!("{error}"));
-    let started = Instant::now();
-    loop {
-        if let Ok(response) = client
-            .get(format!("http://127.0.0.1:{port}/health/db"))
-            .send()
-            .await
-            && response.status() == 200
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_ready(port).await;
     assert!(
         scratch.0.join("data/chatai.db").is_file(),
         "the embedded database was created"

@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, json_of};
 
 /// Every operation of the API: what clients are written against (API.md), frozen here so a
 /// route cannot appear or vanish without this list (and the document) changing.
-const OPERATIONS: [(&str, &str); 28] = [
+const OPERATIONS: [(&str, &str); 30] = [
     ("DELETE", "/conversations/{id}"),
     ("DELETE", "/projects/{id}"),
     ("DELETE", "/projects/{id}/members/{user_id}"),
@@ -34,6 +34,8 @@ const OPERATIONS: [(&str, &str); 28] = [
     ("POST", "/conversations"),
     ("POST", "/conversations/{id}/messages"),
     ("POST", "/projects"),
+    ("POST", "/projects/{id}/members"),
+    ("POST", "/users"),
     ("PUT", "/conversations/{id}"),
     ("PUT", "/projects/{id}"),
     ("PUT", "/users/{id}"),

@@ -14,4 +14,5 @@ mod probe;
 mod projects;
 mod proxy;
 mod repository;
+mod throttle;
 mod users;
