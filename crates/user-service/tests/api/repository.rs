@@ -43,6 +43,7 @@ fn variables_the_code_reads() -> Vec<String> {
         }
     }
     names.push("TEST_DATABASE_URL".to_owned());
+    names.push("TEST_REDIS_URL".to_owned());
     names.sort();
     names.dedup();
     names
