@@ -367,3 +367,62 @@ where
     }
     Ok(records)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn only_declared_secret_columns_are_hashed_and_other_tables_stay_json() {
+        let source = r#"
+            key = "name"
+            secret_columns = ["password"]
+            [[rows]]
+            name = "a"
+            password = { development = "Dev-pass-1", env = "SEED_A_PASSWORD" }
+            config = { env = "prod" }
+        "#;
+        let data = SeedFile::parse("test.toml", source).unwrap_or_else(|error| panic!("{error}"));
+        let resolved = resolve_passwords(
+            "test.toml",
+            &data.secret_columns,
+            data.rows,
+            DevelopmentPasswords::Allowed,
+            &HashMap::<&str, &str>::new(),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+        let row = &resolved[0].values;
+        assert_eq!(row["config"], serde_json::json!({"env": "prod"}));
+        let hash = row["password"].as_str().unwrap_or_default();
+        assert!(shared::password::verify("Dev-pass-1", hash), "{hash}");
+    }
+
+    #[tokio::test]
+    async fn a_secret_column_written_as_plain_text_is_refused() {
+        let source = r#"
+            key = "name"
+            secret_columns = ["password"]
+            [[rows]]
+            name = "a"
+            password = "plain"
+        "#;
+        let data = SeedFile::parse("test.toml", source).unwrap_or_else(|error| panic!("{error}"));
+        let error = resolve_passwords(
+            "test.toml",
+            &data.secret_columns,
+            data.rows,
+            DevelopmentPasswords::Allowed,
+            &HashMap::<&str, &str>::new(),
+        )
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a plain secret must be refused"));
+        assert!(
+            error.to_string().contains("password is a secret column"),
+            "{error}"
+        );
+    }
+}

@@ -351,3 +351,39 @@ fn the_binary_reports_a_missing_schema_without_a_panic() {
     assert!(stderr.contains("cargo run -p migration -- up"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test]
+async fn on_postgres_with_app_env_unset_the_seed_refuses_naming_the_seed_variables() {
+    let database = test_support::postgres_or_skip!().migrate().await;
+    let dir = test_support::ScratchDir::new();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_seed"));
+    command.current_dir(&dir.0);
+    for name in shared::database::vars::ALL.iter().chain(
+        [
+            "APP_ENV",
+            "SEED_ADMIN_PASSWORD",
+            "SEED_TEST_PASSWORD",
+            "SEED_DEMO_PASSWORD",
+        ]
+        .iter(),
+    ) {
+        command.env_remove(name);
+    }
+    command.envs(database.env_vars());
+    let output = command.output().unwrap_or_else(|error| panic!("{error}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for variable in [
+        "SEED_ADMIN_PASSWORD",
+        "SEED_TEST_PASSWORD",
+        "SEED_DEMO_PASSWORD",
+    ] {
+        assert!(stderr.contains(variable), "{variable} not named: {stderr}");
+    }
+    assert!(!stderr.contains("Admin@123"), "{stderr}");
+    assert_eq!(
+        database.count("SELECT COUNT(*) FROM users").await,
+        0,
+        "nothing written"
+    );
+}
