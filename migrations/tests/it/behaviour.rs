@@ -156,9 +156,11 @@ async fn the_database_rejects_duplicates_and_unknown_enum_values(database: TestD
     }
     .insert(db)
     .await;
-    assert!(
-        duplicate_membership.is_err(),
-        "a second membership of the same user"
+    assert_violates(
+        &database,
+        duplicate_membership.map(|_| ()),
+        "UQ_project_members_project_user",
+        "UNIQUE constraint failed: project_members.project_id, project_members.user_id",
     );
 
     let duplicate_email = user::ActiveModel {
@@ -168,9 +170,11 @@ async fn the_database_rejects_duplicates_and_unknown_enum_values(database: TestD
     }
     .insert(db)
     .await;
-    assert!(
-        duplicate_email.is_err(),
-        "a second user with the same email"
+    assert_violates(
+        &database,
+        duplicate_email.map(|_| ()),
+        "UQ_users_email",
+        "UNIQUE constraint failed: users.email",
     );
 
     let duplicate_thread = conversation::ActiveModel {
@@ -181,9 +185,11 @@ async fn the_database_rejects_duplicates_and_unknown_enum_values(database: TestD
     }
     .insert(db)
     .await;
-    assert!(
-        duplicate_thread.is_err(),
-        "a second conversation with the same thread id"
+    assert_violates(
+        &database,
+        duplicate_thread.map(|_| ()),
+        "UQ_conversations_thread_id",
+        "UNIQUE constraint failed: conversations.thread_id",
     );
 
     let duplicate_agent = agent::ActiveModel {
@@ -192,32 +198,61 @@ async fn the_database_rejects_duplicates_and_unknown_enum_values(database: TestD
     }
     .insert(db)
     .await;
-    assert!(duplicate_agent.is_err(), "agents.name is the natural key");
+    assert_violates(
+        &database,
+        duplicate_agent.map(|_| ()),
+        "UQ_agents_name",
+        "UNIQUE constraint failed: agents.name",
+    );
 
     let id = shared::entities::new_id();
-    for (column, sql) in [
+    for (enum_type, sql) in [
         (
-            "users.role",
+            "users_role_enum",
             format!(
                 "INSERT INTO users (id, name, email, role) VALUES ('{id}', 'x', 'x@example.com', 'root')"
             ),
         ),
         (
-            "agents.type",
+            "agents_type_enum",
             format!("INSERT INTO agents (id, name, type) VALUES ('{id}', 'x', 'internal')"),
         ),
         (
-            "notifications.type",
+            "notifications_type_enum",
             format!(
                 "INSERT INTO notifications (id, user_id, type, title, message) VALUES ('{id}', '{}', 'spam', 't', 'm')",
                 world.user.id
             ),
         ),
     ] {
-        assert!(
-            database.try_execute(&sql).await.is_err(),
-            "{column} accepted an unknown value"
+        // PostgreSQL names the enum type; SQLite names the CHECK constraint that stands for it.
+        assert_violates(
+            &database,
+            database.try_execute(&sql).await,
+            &format!("invalid input value for enum {enum_type}"),
+            &format!("CHECK constraint failed: CHK_{enum_type}"),
         );
+    }
+}
+
+/// `result` failed on exactly this constraint: `postgres` is a part of PostgreSQL's message (the
+/// constraint or enum type), `sqlite` a part of SQLite's.
+fn assert_violates(
+    database: &TestDatabase,
+    result: Result<(), sea_orm::DbErr>,
+    postgres: &str,
+    sqlite: &str,
+) {
+    let expected = match database.backend() {
+        sea_orm::DbBackend::Postgres => postgres,
+        _ => sqlite,
+    };
+    match result {
+        Ok(()) => panic!("accepted; expected a violation of {expected}"),
+        Err(error) => assert!(
+            error.to_string().contains(expected),
+            "expected a violation of {expected}, got: {error}"
+        ),
     }
 }
 
