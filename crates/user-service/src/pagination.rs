@@ -118,8 +118,8 @@ impl PageRequest {
                 SimpleExpr::Column(id.into_column_ref()),
             ]);
             let values = Expr::tuple([
-                Expr::val(after.created_at).into(),
-                Expr::val(after.id).into(),
+                Expr::val(after.created_at),
+                Expr::val(after.id),
             ]);
             query = query.filter(match self.direction {
                 Direction::NewestFirst => columns.lt(values),

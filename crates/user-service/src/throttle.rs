@@ -240,7 +240,7 @@ impl LocalWindows {
     ) -> Option<Duration> {
         let now = Instant::now();
         self.reservations += 1;
-        if self.reservations % 1024 == 0 {
+        if self.reservations.is_multiple_of(1024) {
             // Forget keys whose window has emptied, so a flood of new emails cannot grow the map.
             self.windows.retain(|_, times| {
                 times

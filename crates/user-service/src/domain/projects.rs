@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::{begin_write, locks_rows};
 use crate::auth::CurrentUser;
+use crate::domain::access::Need;
 use crate::error::{ApiError, Result};
 use crate::pagination::{Page, PageRequest};
 
@@ -171,13 +172,22 @@ pub async fn add_member(
     Ok((member, user))
 }
 
-/// Changes a member's role (`Some`) or removes him (`None`), keeping at least one owner.
+/// Changes a member's role (`Some`) or removes him (`None`), keeping at least one owner. The
+/// caller must be an owner (or an admin), or be the member leaving; that is checked inside the
+/// transaction, after the owners are locked, so an owner demoted meanwhile cannot still act as
+/// one.
 pub async fn change_member(
     db: &DatabaseConnection,
+    caller: &CurrentUser,
     project_id: Uuid,
     user_id: Uuid,
     role: Option<ProjectRole>,
 ) -> Result<Option<Member>> {
+    let need = if role.is_none() && user_id == caller.id() {
+        Need::Read
+    } else {
+        Need::Own
+    };
     let txn = begin_write(db).await?;
     if locks_rows(&txn) {
         project_member::Entity::find()
@@ -190,6 +200,7 @@ pub async fn change_member(
             .all(&txn)
             .await?;
     }
+    super::access::project(&txn, caller, project_id, need).await?;
     let found = project_member::Entity::find()
         .filter(project_member::Column::ProjectId.eq(project_id))
         .filter(project_member::Column::UserId.eq(user_id))

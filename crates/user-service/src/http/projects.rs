@@ -345,8 +345,7 @@ async fn change_member(
     ValidJson(body): ValidJson<ChangeMemberRequest>,
 ) -> Result<Json<MemberResponse>> {
     let Ids([id, user_id]) = ids;
-    access::project(&state.db, &caller, id, Need::Own).await?;
-    let member = projects::change_member(&state.db, id, user_id, body.role)
+    let member = projects::change_member(&state.db, &caller, id, user_id, body.role)
         .await?
         .ok_or(ApiError::NotFound(projects::MEMBER_NOT_FOUND))?;
     Ok(Json(member.into()))
@@ -367,12 +366,6 @@ async fn remove_member(
     ids: Ids<2>,
 ) -> Result<StatusCode> {
     let Ids([id, user_id]) = ids;
-    let need = if user_id == caller.id() {
-        Need::Read
-    } else {
-        Need::Own
-    };
-    access::project(&state.db, &caller, id, need).await?;
-    projects::change_member(&state.db, id, user_id, None).await?;
+    projects::change_member(&state.db, &caller, id, user_id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
