@@ -13,6 +13,7 @@ mod http;
 mod probe;
 mod projects;
 mod proxy;
+mod replicas;
 mod repository;
 mod throttle;
 mod users;

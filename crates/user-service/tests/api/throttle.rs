@@ -22,7 +22,7 @@ fn redis_url() -> String {
 }
 
 /// The test Redis's URL, or `None` (after saying so) when none answers outside CI.
-async fn redis_or_skip() -> Option<String> {
+pub async fn redis_or_skip() -> Option<String> {
     let url = redis_url();
     let reachable = match redis::Client::open(url.as_str()) {
         Ok(client) => match client.get_multiplexed_async_connection().await {
