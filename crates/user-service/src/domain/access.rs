@@ -80,8 +80,9 @@ pub fn require_admin_or_self(caller: &CurrentUser, user_id: Uuid) -> Result<()> 
     }
 }
 
-/// The caller's membership in the project on the left side of the query, joined in.
-fn membership_of(caller: Uuid) -> sea_orm::RelationDef {
+/// The caller's membership in the project on the left side of the query, joined in: the one join
+/// every "as the caller sees it" query uses.
+pub(crate) fn membership_of(caller: Uuid) -> sea_orm::RelationDef {
     project_member::Relation::Project
         .def()
         .rev()

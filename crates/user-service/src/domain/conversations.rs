@@ -1,12 +1,11 @@
 //! Conversations (chat threads in a project) and their messages.
 
-use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
     EntityTrait, IntoActiveModel, JoinType, QueryFilter, QuerySelect, RelationTrait,
 };
 use serde_json::Value;
-use shared::entities::{agent, conversation, message, project, project_member};
+use shared::entities::{agent, conversation, message, project};
 use uuid::Uuid;
 
 use crate::error::{ApiError, Result};
@@ -56,15 +55,7 @@ pub async fn list(
             query = query.filter(conversation::Column::ProjectId.eq(project_id));
         }
         None => {
-            let membership =
-                project_member::Relation::Project
-                    .def()
-                    .rev()
-                    .on_condition(move |_, member| {
-                        Expr::col((member, project_member::Column::UserId))
-                            .eq(caller)
-                            .into_condition()
-                    });
+            let membership = super::access::membership_of(caller);
             query = query
                 .join(JoinType::InnerJoin, conversation::Relation::Project.def())
                 .filter(project::Column::IsDeleted.eq(false))

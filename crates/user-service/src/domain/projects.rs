@@ -1,11 +1,10 @@
 //! Projects and their members. A project always has at least one `owner` member: creation adds
 //! the creator as owner in the same transaction, and the last owner cannot be removed or demoted.
 
-use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait,
     DatabaseConnection, EntityTrait, IntoActiveModel, JoinType, PaginatorTrait, QueryFilter,
-    QuerySelect, RelationTrait, TransactionTrait,
+    QuerySelect, TransactionTrait,
 };
 use shared::entities::{ProjectRole, project, project_member, user};
 use uuid::Uuid;
@@ -59,16 +58,7 @@ pub async fn list(
     all: bool,
     page: &PageRequest,
 ) -> Result<Page<ProjectWithRole>> {
-    let caller_id = caller.id();
-    let membership =
-        project_member::Relation::Project
-            .def()
-            .rev()
-            .on_condition(move |_, member| {
-                Expr::col((member, project_member::Column::UserId))
-                    .eq(caller_id)
-                    .into_condition()
-            });
+    let membership = super::access::membership_of(caller.id());
     let join = if all {
         JoinType::LeftJoin
     } else {
