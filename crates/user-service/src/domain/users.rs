@@ -100,9 +100,12 @@ impl UserChanges {
 const LAST_ADMIN: &str = "the last active admin cannot be deleted, demoted or deactivated";
 
 /// Applies `changes` to user `id`. `None` when there is no such user; 409 when it would leave
-/// the platform without an active admin.
+/// the platform without an active admin. `admin` is the caller when he acts with admin rights:
+/// he must still be an active admin when the change is made (checked after the admins are
+/// locked, so an admin demoted meanwhile cannot act as one).
 pub async fn update(
     db: &DatabaseConnection,
+    admin: Option<Uuid>,
     id: Uuid,
     changes: UserChanges,
 ) -> Result<Option<Model>> {
@@ -111,6 +114,7 @@ pub async fn update(
     if guarded {
         lock_active_admins(&txn).await?;
     }
+    require_still_admin(&txn, admin).await?;
     let Some(existing) = find(&txn, id).await? else {
         return Ok(None);
     };
@@ -151,9 +155,10 @@ pub async fn update(
 
 /// Deletes user `id`; the database cascades his projects, memberships, messages and
 /// notifications. `false` when there is no such user; 409 for the last active admin.
-pub async fn delete(db: &DatabaseConnection, id: Uuid) -> Result<bool> {
+pub async fn delete(db: &DatabaseConnection, admin: Option<Uuid>, id: Uuid) -> Result<bool> {
     let txn = begin_write(db).await?;
     lock_active_admins(&txn).await?;
+    require_still_admin(&txn, admin).await?;
     let Some(existing) = find(&txn, id).await? else {
         return Ok(false);
     };
@@ -163,6 +168,15 @@ pub async fn delete(db: &DatabaseConnection, id: Uuid) -> Result<bool> {
     }
     txn.commit().await?;
     Ok(true)
+}
+
+/// 403 unless `admin` (when given) is, in this transaction, an active admin.
+async fn require_still_admin(txn: &impl ConnectionTrait, admin: Option<Uuid>) -> Result<()> {
+    let Some(admin) = admin else { return Ok(()) };
+    match find_active(txn, admin).await? {
+        Some(user) if user.role == UserRole::Admin => Ok(()),
+        _ => Err(ApiError::Forbidden(crate::domain::access::FORBIDDEN)),
+    }
 }
 
 fn is_active_admin(user: &Model) -> bool {

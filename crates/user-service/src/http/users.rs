@@ -267,11 +267,12 @@ async fn update_user(
 ) -> Result<Json<UserResponse>> {
     access::require_admin_or_self(&caller, id)?;
     let is_self = caller.id() == id;
-    if !caller.is_admin()
-        && (body.role.is_some() || body.is_active.is_some() || body.email.is_some())
-    {
+    let admin_fields = body.role.is_some() || body.is_active.is_some() || body.email.is_some();
+    if !caller.is_admin() && admin_fields {
         return Err(ApiError::Forbidden(FORBIDDEN));
     }
+    // Checked again inside the change, after the admins are locked.
+    let admin = (!is_self || admin_fields).then(|| caller.id());
     let password = match body.password {
         None => None,
         Some(new_password) => {
@@ -296,7 +297,7 @@ async fn update_user(
         is_active: body.is_active,
         avatar_url: body.avatar_url,
     };
-    let user = users::update(&state.db, id, changes)
+    let user = users::update(&state.db, admin, id, changes)
         .await?
         .ok_or(ApiError::NotFound(USER_NOT_FOUND))?;
     Ok(Json(user.into()))
@@ -317,7 +318,8 @@ async fn delete_user(
     Id(id): Id,
 ) -> Result<StatusCode> {
     access::require_admin_or_self(&caller, id)?;
-    if users::delete(&state.db, id).await? {
+    let admin = (caller.id() != id).then(|| caller.id());
+    if users::delete(&state.db, admin, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(USER_NOT_FOUND))
