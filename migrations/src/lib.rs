@@ -2,7 +2,8 @@
 //!
 //! [`run`] is what the CLI, the service (embedded default) and the tests call: it applies or
 //! reverts migrations while holding a lock, so several processes migrating one database at once
-//! (replicas starting together) apply each migration exactly once.
+//! (replicas starting together) apply each migration exactly once. Waiting for that lock is
+//! bounded ([`LockSettings`], `MIGRATION_LOCK_TIMEOUT_MS`).
 
 pub use sea_orm_migration::prelude::*;
 
@@ -16,7 +17,7 @@ use sea_orm_migration::MigrationStatus;
 use sea_orm_migration::sea_orm::DatabaseConnection;
 use shared::DatabaseConfig;
 
-pub use lock::MIGRATION_LOCK_KEY;
+pub use lock::{LOCK_APPLICATION_NAME, LockSettings, MIGRATION_LOCK_KEY, lock_file_path, vars};
 pub use m20261124_000001_initial_schema::{ENUMS, TABLES};
 pub use m20261125_000002_normalised_emails::EMAIL_NORMALISED;
 
@@ -59,16 +60,28 @@ pub struct MigrationState {
 }
 
 /// Runs `command` against `db` under the migration lock (a PostgreSQL advisory lock held on a
-/// dedicated connection, or an exclusive lock on a file beside the SQLite database).
-///
-/// On PostgreSQL each migration runs in its own transaction, so one that fails part-way leaves
-/// the database as it was.
+/// dedicated connection, or an exclusive lock on a file beside the SQLite database), waiting for
+/// it at most [`LockSettings::DEFAULT_TIMEOUT`]. See [`run_with`].
 pub async fn run(
     db: &DatabaseConnection,
     config: &DatabaseConfig,
     command: Command,
 ) -> Result<Vec<MigrationState>, DbErr> {
-    let guard = lock::acquire(config).await?;
+    run_with(db, config, command, LockSettings::default()).await
+}
+
+/// Runs `command` against `db` under the migration lock, waiting for it at most
+/// `lock.timeout`; past that it fails with a message that says who holds the lock.
+///
+/// On PostgreSQL each migration runs in its own transaction, so one that fails part-way leaves
+/// the database as it was.
+pub async fn run_with(
+    db: &DatabaseConnection,
+    config: &DatabaseConfig,
+    command: Command,
+    lock: LockSettings,
+) -> Result<Vec<MigrationState>, DbErr> {
+    let guard = lock::acquire(config, lock).await?;
     let result = match command {
         Command::Up(steps) => Migrator::up(db, steps).await,
         Command::Down(steps) => Migrator::down(db, steps).await,
@@ -91,9 +104,21 @@ pub async fn run(
     states
 }
 
-/// Applies every pending migration under the lock.
+/// Applies every pending migration under the lock (waiting for it at most
+/// [`LockSettings::DEFAULT_TIMEOUT`]).
 pub async fn up(db: &DatabaseConnection, config: &DatabaseConfig) -> Result<(), DbErr> {
-    run(db, config, Command::Up(None)).await.map(|_| ())
+    up_with(db, config, LockSettings::default()).await
+}
+
+/// Applies every pending migration under the lock, waiting for it at most `lock.timeout`.
+pub async fn up_with(
+    db: &DatabaseConnection,
+    config: &DatabaseConfig,
+    lock: LockSettings,
+) -> Result<(), DbErr> {
+    run_with(db, config, Command::Up(None), lock)
+        .await
+        .map(|_| ())
 }
 
 /// Which migrations are applied. Read-only: creates nothing, takes no lock.

@@ -1,13 +1,15 @@
 //! The migration CLI: `cargo run -p migration -- up|down|status|fresh|refresh|reset`.
 //!
-//! It reaches the database exactly as the service and the seed do (see `shared::database`), and
-//! exits 2 on bad configuration, 1 when the database refuses, 0 otherwise.
+//! It reaches the database exactly as the service and the seed do (see `shared::database`), waits
+//! for the migration lock at most `MIGRATION_LOCK_TIMEOUT_MS`, and exits 2 on bad configuration,
+//! 1 when the database refuses (or the lock stays taken), 0 otherwise.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use migration::{Command, MigrationState};
-use shared::env::{AppEnv, ProcessEnv, load_dotenv};
+use migration::{Command, LockSettings, MigrationState};
+use shared::env::{AppEnv, ConfigError, ProcessEnv};
+use shared::process::{self, Failure};
 use shared::{DatabaseConfig, connect};
 
 #[derive(Parser)]
@@ -59,76 +61,56 @@ impl Action {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let action = cli.command.unwrap_or(Action::Up { steps: None });
-    if let Err(error) = load_dotenv(None) {
-        eprintln!("error: invalid configuration: {error}");
-        return ExitCode::from(2);
-    }
-    // fresh, refresh and reset destroy data: never against production by accident.
-    let destructive = matches!(action, Action::Fresh | Action::Refresh | Action::Reset);
-    match AppEnv::from_env(&ProcessEnv) {
-        Ok(AppEnv::Production) if destructive => {
-            eprintln!(
-                "error: refusing to run {} with APP_ENV=production: it drops data (use `down -n N` to revert migrations)",
-                action.name()
-            );
-            return ExitCode::from(2);
-        }
-        Ok(_) => {}
-        Err(error) => {
-            eprintln!("error: invalid configuration: {error}");
-            return ExitCode::from(2);
-        }
-    }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,sea_orm_migration=info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .without_time()
-        .with_target(false)
-        .init();
-    let config = match DatabaseConfig::from_env(&ProcessEnv) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("error: invalid configuration: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(execute(
-        &config,
-        cli.command.unwrap_or(Action::Up { steps: None }),
-    )) {
-        Ok(states) => {
+    process::run(
+        "migration",
+        None,
+        || {
+            // fresh, refresh and reset destroy data: never against production by accident.
+            let destructive = matches!(action, Action::Fresh | Action::Refresh | Action::Reset);
+            if destructive && AppEnv::from_env(&ProcessEnv)? == AppEnv::Production {
+                return Err(ConfigError::new(
+                    AppEnv::VARIABLE,
+                    format!(
+                        "refusing to run {} with APP_ENV=production: it drops data (use `down -n N` to revert migrations)",
+                        action.name()
+                    ),
+                ));
+            }
+            Ok((
+                DatabaseConfig::from_env(&ProcessEnv)?,
+                LockSettings::from_env(&ProcessEnv)?,
+            ))
+        },
+        |(config, lock)| async move {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "warn,sea_orm_migration=info,migration=info".into()),
+                )
+                .with_writer(std::io::stderr)
+                .without_time()
+                .with_target(false)
+                .init();
+            let states = execute(&config, lock, action).await.map_err(|error| {
+                Failure::new(format!(
+                    "{} failed ({}): {}",
+                    action.name(),
+                    config.describe(),
+                    config.explain_error(&error)
+                ))
+            })?;
             for state in states {
                 let mark = if state.applied { "applied" } else { "pending" };
                 println!("{mark:8} {}", state.name);
             }
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!(
-                "error: {} failed ({}): {error}",
-                action.name(),
-                config.describe()
-            );
-            ExitCode::FAILURE
-        }
-    }
+            Ok(())
+        },
+    )
 }
 
 async fn execute(
     config: &DatabaseConfig,
+    lock: LockSettings,
     action: Action,
 ) -> Result<Vec<MigrationState>, migration::DbErr> {
     let db = connect(config).await?;
@@ -145,7 +127,7 @@ async fn execute(
         Action::Refresh => Command::Refresh,
         Action::Reset => Command::Reset,
     };
-    let states = migration::run(&db, config, command).await;
+    let states = migration::run_with(&db, config, command, lock).await;
     db.close().await.ok();
     states
 }

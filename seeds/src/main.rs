@@ -4,57 +4,45 @@
 use std::process::ExitCode;
 
 use seeds::{DevelopmentPasswords, Outcome, Record, SeedError};
-use shared::env::{AppEnv, ProcessEnv, load_dotenv};
+use shared::env::{AppEnv, ProcessEnv};
+use shared::process::{self, Failure};
 use shared::{DatabaseConfig, connect};
 
 fn main() -> ExitCode {
-    let settings = load_dotenv(None).and_then(|()| {
-        let config = DatabaseConfig::from_env(&ProcessEnv)?;
-        let passwords = DevelopmentPasswords::for_deployment(&ProcessEnv, config.backend())?;
-        Ok((AppEnv::from_env(&ProcessEnv)?, config, passwords))
-    });
-    let (app_env, config, passwords) = match settings {
-        Ok(settings) => settings,
-        Err(error) => {
-            eprintln!("seed: invalid configuration: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("seed: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    println!(
-        "Seeding {} (APP_ENV={})",
-        config.describe(),
-        app_env.as_str()
-    );
-    let result = runtime.block_on(async {
-        let db = connect(&config).await?;
-        let records = seeds::run(&db, passwords, &ProcessEnv).await;
-        db.close().await.ok();
-        records
-    });
-    match result {
-        Ok(records) => {
-            report(&records, passwords);
-            ExitCode::SUCCESS
-        }
-        Err(error @ SeedError::DevelopmentPasswordsRefused { .. }) => {
-            eprintln!("seed: {error}");
-            ExitCode::from(2)
-        }
-        Err(error) => {
-            eprintln!("seed failed: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    process::run(
+        "seed",
+        None,
+        || {
+            let config = DatabaseConfig::from_env(&ProcessEnv)?;
+            let passwords = DevelopmentPasswords::for_deployment(&ProcessEnv, config.backend())?;
+            Ok((AppEnv::from_env(&ProcessEnv)?, config, passwords))
+        },
+        |(app_env, config, passwords)| async move {
+            println!(
+                "Seeding {} (APP_ENV={})",
+                config.describe(),
+                app_env.as_str()
+            );
+            let records = match connect(&config).await {
+                Ok(db) => {
+                    let records = seeds::run(&db, passwords, &ProcessEnv).await;
+                    db.close().await.ok();
+                    records
+                }
+                Err(error) => Err(SeedError::Database(error)),
+            };
+            match records {
+                Ok(records) => {
+                    report(&records, passwords);
+                    Ok(())
+                }
+                Err(error @ SeedError::DevelopmentPasswordsRefused { .. }) => {
+                    Err(Failure::configuration(error.to_string()))
+                }
+                Err(error) => Err(Failure::new(config.explain_error(&error))),
+            }
+        },
+    )
 }
 
 fn report(records: &[Record], passwords: DevelopmentPasswords) {

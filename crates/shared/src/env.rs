@@ -6,6 +6,18 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+/// Declares the environment variables a component reads: one `pub const` per variable, holding
+/// its own name, and `ALL`, built from the same list, so a variable cannot be added without
+/// being listed (the tests that check `.env.example` and clear the environment read `ALL`).
+#[macro_export]
+macro_rules! variables {
+    ($($name:ident),+ $(,)?) => {
+        $(pub const $name: &str = stringify!($name);)+
+        /// Every variable declared in this module.
+        pub const ALL: &[&str] = &[$($name),+];
+    };
+}
+
 /// A configuration value that cannot be used. Its message names the variable and what is wrong
 /// with it, and never contains a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

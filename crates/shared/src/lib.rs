@@ -5,6 +5,7 @@ pub mod database;
 pub mod entities;
 pub mod env;
 pub mod password;
+pub mod process;
 
 pub use database::{Backend, DatabaseConfig, connect};
 pub use env::ConfigError;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::http::HeaderValue;
 use ipnet::IpNet;
+use migration::LockSettings;
 use secrecy::SecretString;
 use seeds::DevelopmentPasswords;
 use shared::env::{AppEnv, ConfigError, Env, parse_bool, parse_number, parse_or};
@@ -16,31 +17,7 @@ pub use crate::throttle::ThrottleSettings;
 
 /// Every variable the service reads besides the database ones (`shared::database::vars`).
 pub mod vars {
-    pub const USER_SERVICE_HOST: &str = "USER_SERVICE_HOST";
-    pub const USER_SERVICE_PORT: &str = "USER_SERVICE_PORT";
-    pub const CORS_ORIGIN: &str = "CORS_ORIGIN";
-    pub const APP_ENV: &str = "APP_ENV";
-    pub const RUST_LOG: &str = "RUST_LOG";
-    pub const LOG_FORMAT: &str = "LOG_FORMAT";
-    pub const MIGRATE_ON_START: &str = "MIGRATE_ON_START";
-    pub const HEALTH_DB_TIMEOUT_MS: &str = "HEALTH_DB_TIMEOUT_MS";
-    pub const HEALTH_PROBE_INTERVAL_MS: &str = "HEALTH_PROBE_INTERVAL_MS";
-    pub const REQUEST_TIMEOUT_MS: &str = "REQUEST_TIMEOUT_MS";
-    pub const REQUEST_BODY_LIMIT_BYTES: &str = "REQUEST_BODY_LIMIT_BYTES";
-    pub const SHUTDOWN_TIMEOUT_MS: &str = "SHUTDOWN_TIMEOUT_MS";
-    pub const JWT_SECRET: &str = "JWT_SECRET";
-    pub const JWT_EXPIRES_IN_SECONDS: &str = "JWT_EXPIRES_IN_SECONDS";
-    pub const AUTH_REGISTRATION: &str = "AUTH_REGISTRATION";
-    pub const PASSWORD_HASH_CONCURRENCY: &str = "PASSWORD_HASH_CONCURRENCY";
-    pub const LOGIN_MAX_FAILURES: &str = "LOGIN_MAX_FAILURES";
-    pub const LOGIN_MAX_FAILURES_PER_ADDRESS: &str = "LOGIN_MAX_FAILURES_PER_ADDRESS";
-    pub const LOGIN_WINDOW_SECONDS: &str = "LOGIN_WINDOW_SECONDS";
-    pub const TRUSTED_PROXIES: &str = "TRUSTED_PROXIES";
-    pub const REDIS_URL: &str = "REDIS_URL";
-    pub const REDIS_KEY_PREFIX: &str = "REDIS_KEY_PREFIX";
-    pub const SEED_ON_START: &str = "SEED_ON_START";
-
-    pub const ALL: [&str; 23] = [
+    shared::variables!(
         USER_SERVICE_HOST,
         USER_SERVICE_PORT,
         CORS_ORIGIN,
@@ -64,7 +41,16 @@ pub mod vars {
         REDIS_URL,
         REDIS_KEY_PREFIX,
         SEED_ON_START,
-    ];
+    );
+}
+
+/// Every variable the service reads: its own, the database's and the migration lock's.
+pub fn all_variables() -> impl Iterator<Item = &'static str> {
+    shared::database::vars::ALL
+        .iter()
+        .chain(migration::vars::ALL)
+        .chain(vars::ALL)
+        .copied()
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +61,9 @@ pub struct Settings {
     /// Apply pending migrations before serving. Defaults to on for the embedded SQLite database
     /// and off for PostgreSQL, where migrations are a deployment step.
     pub migrate_on_start: bool,
+    /// How long migrating at start waits for the migration lock (`MIGRATION_LOCK_TIMEOUT_MS`)
+    /// before the service gives up and exits, naming who holds it.
+    pub migration_lock: LockSettings,
     pub health: HealthSettings,
     pub log: LogSettings,
     pub auth: AuthSettings,
@@ -161,6 +150,7 @@ impl Settings {
             vars::MIGRATE_ON_START,
             database.backend() == Backend::Sqlite,
         )?;
+        let migration_lock = LockSettings::from_env(env)?;
         let http = HttpSettings {
             host: parse_or(
                 env,
@@ -245,6 +235,7 @@ impl Settings {
             http,
             database,
             migrate_on_start,
+            migration_lock,
             health,
             log,
             auth,
@@ -402,6 +393,18 @@ mod tests {
         assert!(!Settings::from_env(&env).unwrap().migrate_on_start);
         let env = HashMap::from([("DATABASE_HOST", "localhost"), ("MIGRATE_ON_START", "true")]);
         assert!(Settings::from_env(&env).unwrap().migrate_on_start);
+    }
+
+    #[test]
+    fn the_migration_lock_wait_is_read_from_its_variable() {
+        let settings = Settings::from_env(&HashMap::new()).unwrap();
+        assert_eq!(settings.migration_lock.timeout, Duration::from_secs(60));
+        let env = HashMap::from([("MIGRATION_LOCK_TIMEOUT_MS", "250")]);
+        let settings = Settings::from_env(&env).unwrap();
+        assert_eq!(settings.migration_lock.timeout, Duration::from_millis(250));
+        let env = HashMap::from([("MIGRATION_LOCK_TIMEOUT_MS", "0")]);
+        let error = Settings::from_env(&env).unwrap_err();
+        assert_eq!(error.variable, "MIGRATION_LOCK_TIMEOUT_MS");
     }
 
     #[test]

@@ -1,51 +1,34 @@
 use std::process::ExitCode;
 
-use shared::env::{ProcessEnv, load_dotenv};
+use shared::env::ProcessEnv;
+use shared::process::{self, Failure};
 use user_service::{Application, Settings, telemetry};
-
-/// Exit code for configuration errors: the service did not start and must not be restarted
-/// until the configuration changes.
-const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let workspace_root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    let settings =
-        match load_dotenv(Some(workspace_root)).and_then(|()| Settings::from_env(&ProcessEnv)) {
-            Ok(settings) => settings,
-            Err(error) => {
-                eprintln!("user-service: invalid configuration: {error}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        };
-    telemetry::init(&settings.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("user-service: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
-        Application::build(settings)
-            .await?
-            .run_until(shutdown_signal())
-            .await
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            tracing::error!("{error}");
-            eprintln!("user-service: {error}");
-            if error.is_configuration() {
-                ExitCode::from(EXIT_CONFIG)
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-    }
+    process::run(
+        "user-service",
+        Some(workspace_root),
+        || Settings::from_env(&ProcessEnv),
+        |settings| async move {
+            telemetry::init(&settings.log);
+            // To name the TLS settings when TLS to PostgreSQL is what failed.
+            let database = settings.database.clone();
+            let served = match Application::build(settings).await {
+                Ok(application) => application.run_until(shutdown_signal()).await,
+                Err(error) => Err(error),
+            };
+            served.map_err(|error| {
+                let message = database.explain_error(&error);
+                tracing::error!("{message}");
+                if error.is_configuration() {
+                    Failure::configuration(message)
+                } else {
+                    Failure::new(message)
+                }
+            })
+        },
+    )
 }
 
 /// Completes on Ctrl-C or SIGTERM.

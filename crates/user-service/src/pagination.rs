@@ -117,10 +117,7 @@ impl PageRequest {
                 SimpleExpr::Column(created_at.into_column_ref()),
                 SimpleExpr::Column(id.into_column_ref()),
             ]);
-            let values = Expr::tuple([
-                Expr::val(after.created_at),
-                Expr::val(after.id),
-            ]);
+            let values = Expr::tuple([Expr::val(after.created_at), Expr::val(after.id)]);
             query = query.filter(match self.direction {
                 Direction::NewestFirst => columns.lt(values),
                 Direction::OldestFirst => columns.gt(values),

@@ -6,4 +6,7 @@ mod cli;
 mod docs;
 mod drift;
 mod emails;
+mod lock;
+mod quoted_messages;
 mod schema;
+mod tls;

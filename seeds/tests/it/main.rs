@@ -7,7 +7,6 @@ use std::process::Command;
 use sea_orm::{EntityTrait, QueryOrder};
 use seeds::{DevelopmentPasswords, Outcome, SeedError};
 use shared::entities::{AgentType, AuthProvider, Sensitive, UserRole, agent, user};
-use shared::env::AppEnv;
 use shared::password;
 use test_support::{TestDatabase, on_both_backends};
 

@@ -1,17 +1,22 @@
 //! The `user-service` binary as an operator runs it: configuration errors and SIGTERM.
+//!
+//! A service under test binds port 0 and the test reads the port from its log line, so no
+//! test picks a free port and binds it later (another process could take it in between).
 
-use std::process::{Command, Stdio};
+use std::io::BufRead;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use test_support::ScratchDir as Scratch;
 
+use crate::faults::database_url;
+use crate::proxy::{Mode, Proxy, upstream_of};
+
 fn service(scratch: &Scratch, env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_user-service"));
     command.current_dir(&scratch.0);
-    for name in shared::database::vars::ALL
-        .iter()
-        .chain(user_service::config::vars::ALL.iter())
-    {
+    for name in user_service::config::all_variables() {
         command.env_remove(name);
     }
     command.envs(env.iter().copied());
@@ -50,6 +55,7 @@ fn each_invalid_variable_stops_the_service_with_exit_2_and_one_line_naming_it() 
 #[test]
 fn a_taken_port_is_reported_and_exits_non_zero() {
     let scratch = Scratch::new();
+    // Held until the service has tried the port and exited.
     let taken =
         std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|error| panic!("{error}"));
     let port = taken
@@ -66,6 +72,7 @@ fn a_taken_port_is_reported_and_exits_non_zero() {
     )
     .output()
     .unwrap_or_else(|error| panic!("run: {error}"));
+    drop(taken);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
@@ -74,11 +81,132 @@ fn a_taken_port_is_reported_and_exits_non_zero() {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .unwrap_or_else(|error| panic!("{error}"))
+/// The line the service logs once it listens, followed by the port.
+const LISTENING: &str = "User Service running on http://localhost:";
+
+/// A `user-service` process listening on `port`, its stdout read line by line as it comes.
+struct Running {
+    child: Child,
+    port: u16,
+    /// Every stdout line so far, as the reader thread sends them.
+    lines: mpsc::Receiver<String>,
+    log: String,
+}
+
+impl Running {
+    /// Starts the service on 127.0.0.1, port 0, with `RUST_LOG=info` and `env` on top, and
+    /// waits (at most 30 s) for the line that says which port it bound.
+    fn start(scratch: &Scratch, env: &[(&str, &str)]) -> Self {
+        let mut command = service(
+            scratch,
+            &[
+                ("USER_SERVICE_HOST", "127.0.0.1"),
+                ("USER_SERVICE_PORT", "0"),
+                ("RUST_LOG", "info"),
+            ],
+        );
+        command.envs(env.iter().copied());
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("spawn: {error}"));
+        let stdout = child
+            .stdout
+            .take()
+            .unwrap_or_else(|| panic!("stdout is piped"));
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut running = Self {
+            child,
+            port: 0,
+            lines,
+            log: String::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while running.port == 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match running.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some((_, port)) = line.split_once(LISTENING) {
+                        let digits: String =
+                            port.chars().take_while(char::is_ascii_digit).collect();
+                        running.port = digits
+                            .parse()
+                            .unwrap_or_else(|error| panic!("port in {line:?}: {error}"));
+                    }
+                    running.log.push_str(&line);
+                    running.log.push('\n');
+                }
+                Err(_) => {
+                    let _ = running.child.kill();
+                    let _ = running.child.wait();
+                    let (log, stderr) = (running.rest_of_stdout(), running.stderr());
+                    panic!("the service never said where it listens:\n{log}\n{stderr}");
+                }
+            }
+        }
+        running
+    }
+
+    /// Sends SIGTERM; answers the exit status, how long the process took to exit, and its
+    /// whole stdout and stderr.
+    fn terminate(mut self) -> (ExitStatus, Duration, String, String) {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap_or_else(|error| panic!("kill: {error}"));
+        assert!(killed.success());
+        let sent = Instant::now();
+        let status = self
+            .child
+            .wait()
+            .unwrap_or_else(|error| panic!("wait: {error}"));
+        let took = sent.elapsed();
+        (status, took, self.rest_of_stdout(), self.stderr())
+    }
+
+    /// Kills the process (no shutdown); answers its whole stdout.
+    fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.rest_of_stdout()
+    }
+
+    /// Everything the process wrote to stdout, once it has exited.
+    fn rest_of_stdout(&mut self) -> String {
+        let mut log = std::mem::take(&mut self.log);
+        for line in self.lines.iter() {
+            log.push_str(&line);
+            log.push('\n');
+        }
+        log
+    }
+
+    fn stderr(&mut self) -> String {
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        stderr
+    }
+}
+
+/// A test that fails half-way leaves no service running.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 /// Polls `GET /health/db` on `port` until it answers 200.
@@ -108,20 +236,8 @@ async fn wait_until_ready(port: u16) -> reqwest::Client {
 #[tokio::test]
 async fn the_first_start_on_the_embedded_default_seeds_so_the_admin_can_log_in() {
     let scratch = Scratch::new();
-    let port = free_port();
-    let mut child = service(
-        &scratch,
-        &[
-            ("USER_SERVICE_HOST", "127.0.0.1"),
-            ("USER_SERVICE_PORT", &port.to_string()),
-            ("RUST_LOG", "info"),
-            ("DATABASE_URL", "sqlite:data/chatai.db"),
-        ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap_or_else(|error| panic!("spawn: {error}"));
+    let service = Running::start(&scratch, &[("DATABASE_URL", "sqlite:data/chatai.db")]);
+    let port = service.port;
     let client = wait_until_ready(port).await;
     let response = client
         .post(format!("http://127.0.0.1:{port}/auth/login"))
@@ -130,11 +246,7 @@ async fn the_first_start_on_the_embedded_default_seeds_so_the_admin_can_log_in()
         .await
         .unwrap_or_else(|error| panic!("login: {error}"));
     let status = response.status();
-    let _ = child.kill();
-    let output = child
-        .wait_with_output()
-        .unwrap_or_else(|error| panic!("{error}"));
-    let log = String::from_utf8_lossy(&output.stdout);
+    let log = service.kill();
     assert_eq!(status, 200, "{log}");
     assert!(log.contains("seeded the database (SEED_ON_START)"), "{log}");
     assert!(
@@ -187,21 +299,9 @@ async fn production_refuses_to_start_while_a_seeded_account_accepts_its_publishe
 #[tokio::test]
 async fn sigterm_stops_the_embedded_default_cleanly_with_exit_0() {
     let scratch = Scratch::new();
-    let port = free_port();
-    let child = service(
-        &scratch,
-        &[
-            ("USER_SERVICE_HOST", "127.0.0.1"),
-            ("USER_SERVICE_PORT", &port.to_string()),
-            ("RUST_LOG", "info"),
-            // Explicit, so a developer's .env at the workspace root cannot switch it.
-            ("DATABASE_URL", "sqlite:data/chatai.db"),
-        ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap_or_else(|error| panic!("spawn: {error}"));
+    // Explicit, so a developer's .env at the workspace root cannot switch it.
+    let service = Running::start(&scratch, &[("DATABASE_URL", "sqlite:data/chatai.db")]);
+    let port = service.port;
 
     wait_until_ready(port).await;
     assert!(
@@ -209,17 +309,10 @@ async fn sigterm_stops_the_embedded_default_cleanly_with_exit_0() {
         "the embedded database was created"
     );
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap_or_else(|error| panic!("kill: {error}"));
-    assert!(killed.success());
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+    let (status, _, log, stderr) = tokio::task::spawn_blocking(move || service.terminate())
         .await
-        .unwrap_or_else(|error| panic!("{error}"))
         .unwrap_or_else(|error| panic!("{error}"));
-    assert_eq!(output.status.code(), Some(0));
-    let log = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(
         log.contains("SQLite data/chatai.db"),
         "says which database: {log}"
@@ -227,6 +320,50 @@ async fn sigterm_stops_the_embedded_default_cleanly_with_exit_0() {
     assert!(
         log.contains(&format!("User Service running on http://localhost:{port}")),
         "{log}"
+    );
+    assert!(log.contains("stopped"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_exits_within_the_shutdown_timeout_while_a_request_waits_on_a_hung_database() {
+    let database = test_support::postgres_or_skip!();
+    let scratch = Scratch::new();
+    let url = database_url(&database);
+    let proxy = Proxy::start(upstream_of(&url), Mode::Forward).await;
+    let through_proxy = proxy.url(&url);
+    // The request would wait 30 s (for a connection or for its answer); the whole shutdown may
+    // take 2 s. Two pooled connections: if sqlx's check of the connection coming back from the
+    // readiness round trip is caught by the stall, the request opens the second one.
+    let service = Running::start(
+        &scratch,
+        &[
+            ("DATABASE_URL", &through_proxy),
+            ("MIGRATE_ON_START", "false"),
+            ("SEED_ON_START", "false"),
+            ("DATABASE_POOL_MAX", "2"),
+            ("DATABASE_CONNECT_TIMEOUT_MS", "30000"),
+            ("HEALTH_PROBE_INTERVAL_MS", "600000"),
+            ("HEALTH_DB_TIMEOUT_MS", "30000"),
+            ("REQUEST_TIMEOUT_MS", "30000"),
+            ("SHUTDOWN_TIMEOUT_MS", "2000"),
+        ],
+    );
+    let client = wait_until_ready(service.port).await;
+
+    proxy.set(Mode::Stall);
+    let url = format!("http://127.0.0.1:{}/health/db", service.port);
+    let _in_flight = tokio::spawn(async move { client.get(url).send().await });
+    proxy
+        .wait_for_silenced_round_trips(1, Duration::from_secs(10))
+        .await;
+
+    let (status, took, log, stderr) = tokio::task::spawn_blocking(move || service.terminate())
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(status.code(), Some(0), "{stderr}\n{log}");
+    assert!(
+        took < Duration::from_secs(3),
+        "exited {took:?} after SIGTERM; SHUTDOWN_TIMEOUT_MS is 2000\n{log}"
     );
     assert!(log.contains("stopped"), "{log}");
 }

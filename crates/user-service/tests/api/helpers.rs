@@ -34,6 +34,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with_env(env: Vec<(String, String)>) -> Self {
+        init_test_log();
         let mut map: HashMap<&str, &str> = HashMap::from([
             ("USER_SERVICE_HOST", "127.0.0.1"),
             ("USER_SERVICE_PORT", "0"),
@@ -204,6 +205,24 @@ impl TestApp {
             let _ = shutdown.send(());
         }
     }
+}
+
+/// With `TEST_LOG` set (to anything), the service's log goes to the test's output: captured
+/// like `println!`, so a failing test shows it (and `--nocapture` shows all of it), filtered by
+/// `RUST_LOG` or else `info`. Installed once for the whole test binary.
+fn init_test_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_none() {
+            return;
+        }
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
 }
 
 /// A user the test made, with his token.

@@ -10,6 +10,7 @@ mod faults;
 mod health;
 mod helpers;
 mod http;
+mod migration_lock;
 mod probe;
 mod projects;
 mod proxy;

@@ -2,7 +2,9 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -20,9 +22,14 @@ pub enum Mode {
     Stall,
 }
 
+/// sqlx's check of a connection coming back to its pool: a lone `Sync` message. Anything else a
+/// client sends is a query.
+const LONE_SYNC: &[u8] = b"S\0\0\0\x04";
+
 pub struct Proxy {
     pub port: u16,
     mode: watch::Sender<Mode>,
+    silenced: Arc<watch::Sender<u64>>,
     _tasks: Arc<Mutex<JoinSet<()>>>,
     acceptor: tokio::task::JoinHandle<()>,
 }
@@ -37,20 +44,23 @@ impl Proxy {
             .unwrap_or_else(|error| panic!("proxy addr: {error}"))
             .port();
         let (mode_tx, mode_rx) = watch::channel(mode);
+        let silenced = Arc::new(watch::Sender::new(0));
         let tasks = Arc::new(Mutex::new(JoinSet::new()));
         let acceptor_tasks = tasks.clone();
+        let acceptor_silenced = silenced.clone();
         let acceptor = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let mode_rx = mode_rx.clone();
                 let mut tasks = acceptor_tasks
                     .lock()
                     .unwrap_or_else(|poison| poison.into_inner());
-                tasks.spawn(handle(client, upstream, mode_rx));
+                tasks.spawn(handle(client, upstream, mode_rx, acceptor_silenced.clone()));
             }
         });
         Self {
             port,
             mode: mode_tx,
+            silenced,
             _tasks: tasks,
             acceptor,
         }
@@ -58,6 +68,21 @@ impl Proxy {
 
     pub fn set(&self, mode: Mode) {
         let _ = self.mode.send(mode);
+    }
+
+    /// Waits until at least `count` round trips are waiting on the silent database (`Hang` or
+    /// `Stall`): a connection opened while it is silent, or a query sent on a connection it
+    /// silenced. sqlx's lone `Sync` when a connection goes back to its pool does not count.
+    pub async fn wait_for_silenced_round_trips(&self, count: u64, within: Duration) {
+        let mut silenced = self.silenced.subscribe();
+        let reached = tokio::time::timeout(within, silenced.wait_for(|seen| *seen >= count))
+            .await
+            .is_ok_and(|seen| seen.is_ok());
+        assert!(
+            reached,
+            "{} round trip(s) reached the silent database within {within:?}, expected {count}",
+            *silenced.borrow()
+        );
     }
 
     /// A `postgres://` URL through this proxy to `database`.
@@ -75,12 +100,18 @@ impl Drop for Proxy {
     }
 }
 
-async fn handle(mut client: TcpStream, upstream: SocketAddr, mut mode: watch::Receiver<Mode>) {
+async fn handle(
+    mut client: TcpStream,
+    upstream: SocketAddr,
+    mut mode: watch::Receiver<Mode>,
+    silenced: Arc<watch::Sender<u64>>,
+) {
     let started_as = *mode.borrow_and_update();
     match started_as {
         Mode::Down => {}
         Mode::Hang | Mode::Stall => {
             // Hold the socket open, say nothing, until told otherwise.
+            silenced.send_modify(|count| *count += 1);
             let _ = mode.wait_for(|now| *now != started_as).await;
         }
         Mode::Forward => {
@@ -93,9 +124,38 @@ async fn handle(mut client: TcpStream, upstream: SocketAddr, mut mode: watch::Re
             };
             if matches!(changed, Ok(Mode::Stall)) {
                 // Both sockets stay open and silent until the mode changes again.
-                let _ = mode.wait_for(|now| *now != Mode::Stall).await;
+                hold_silently(&mut client, &mut mode, &silenced).await;
             }
             drop((client, server));
+        }
+    }
+}
+
+/// Reads what the client sends and forwards none of it, until the mode leaves `Stall`; counts
+/// the connection in `silenced` once the client has sent more than a lone `Sync`.
+async fn hold_silently(
+    client: &mut TcpStream,
+    mode: &mut watch::Receiver<Mode>,
+    silenced: &watch::Sender<u64>,
+) {
+    let mut received = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    let mut open = true;
+    let mut counted = false;
+    loop {
+        tokio::select! {
+            _ = mode.wait_for(|now| *now != Mode::Stall) => return,
+            read = client.read(&mut buffer), if open => match read {
+                Ok(0) | Err(_) => open = false,
+                Ok(read) if !counted => {
+                    received.extend_from_slice(&buffer[..read]);
+                    if !LONE_SYNC.starts_with(&received) {
+                        counted = true;
+                        silenced.send_modify(|count| *count += 1);
+                    }
+                }
+                Ok(_) => {}
+            },
         }
     }
 }

@@ -27,10 +27,7 @@ impl Replica {
         let dir = ScratchDir::new();
         let mut command = Command::new(env!("CARGO_BIN_EXE_user-service"));
         command.current_dir(&dir.0);
-        for name in shared::database::vars::ALL
-            .iter()
-            .chain(user_service::config::vars::ALL.iter())
-        {
+        for name in user_service::config::all_variables() {
             command.env_remove(name);
         }
         let mut child = command

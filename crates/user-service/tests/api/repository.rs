@@ -32,10 +32,8 @@ fn env_example() -> BTreeMap<String, String> {
 
 /// Every variable the service, the migration CLI, the seed and the tests read.
 fn variables_the_code_reads() -> Vec<String> {
-    let mut names: Vec<String> = shared::database::vars::ALL
-        .iter()
-        .chain(user_service::config::vars::ALL.iter())
-        .map(|name| (*name).to_owned())
+    let mut names: Vec<String> = user_service::config::all_variables()
+        .map(str::to_owned)
         .collect();
     for line in repository_file("seeds/users.toml").lines() {
         if let Some((_, rest)) = line.split_once("env = \"") {
@@ -43,6 +41,7 @@ fn variables_the_code_reads() -> Vec<String> {
         }
     }
     names.push("TEST_DATABASE_URL".to_owned());
+    names.push("TEST_LOG".to_owned());
     names.push("TEST_REDIS_URL".to_owned());
     names.sort();
     names.dedup();
@@ -114,7 +113,7 @@ fn env_example_defaults_are_the_code_defaults() {
     let config = shared::DatabaseConfig::from_env(&map).unwrap_or_else(|error| panic!("{error}"));
     assert_eq!(
         config.describe(),
-        "PostgreSQL postgres@localhost:5432/chatai_platform"
+        "PostgreSQL postgres@localhost:5432/chatai_platform (sslmode=prefer)"
     );
 }
 
