@@ -308,15 +308,19 @@ async fn seed(db: &DatabaseConnection, settings: &Settings) -> Result<(), Startu
         return Ok(());
     }
     tracing::info!(created = ?created, "seeded the database (SEED_ON_START)");
-    for record in &records {
-        if let (seeds::Outcome::Created, Some(password)) =
-            (record.outcome, &record.development_password)
-        {
-            tracing::info!(
-                "development credentials (never use these outside development): {} / {password}",
-                record.key
-            );
-        }
+    // Which accounts log in with a published development password; the passwords themselves
+    // stay out of the log (they are in the README's "Seeded credentials").
+    let development: Vec<&str> = records
+        .iter()
+        .filter(|record| record.outcome == seeds::Outcome::Created)
+        .filter(|record| record.development_password.is_some())
+        .map(|record| record.key.as_str())
+        .collect();
+    if !development.is_empty() {
+        tracing::warn!(
+            accounts = ?development,
+            "these accounts have the published development passwords (README, \"Seeded credentials\"): development credentials, never use them outside development"
+        );
     }
     Ok(())
 }

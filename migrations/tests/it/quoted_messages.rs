@@ -116,6 +116,7 @@ const THIRD_PARTY: &[(&str, &str)] = &[
     ("Bind for ", "docker"),
     (" failed: port is already allocated", "docker"),
     ("Not Found", "http: the reason phrase of 404"),
+    ("Too Many Requests", "http: the reason phrase of 429"),
 ];
 
 /// A message a doc quotes: where, and the text.
