@@ -4,9 +4,16 @@ use std::process::{Command, Output};
 
 use test_support::ScratchDir as Scratch;
 
-fn migration(scratch: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Output {
+/// The migration CLI with exactly `env` for its database settings: no `DATABASE_*` or `PG*`
+/// variable of the caller's reaches it.
+pub(crate) fn migration(scratch: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_migration"));
     command.args(args).current_dir(&scratch.0);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(|name| name.starts_with("PG")) {
+            command.env_remove(name);
+        }
+    }
     for name in shared::database::vars::ALL {
         command.env_remove(name);
     }
@@ -16,7 +23,7 @@ fn migration(scratch: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Output {
         .unwrap_or_else(|error| panic!("run migration: {error}"))
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

@@ -4,11 +4,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use shared::DatabaseConfig;
 use test_support::{ScratchDir, TestDatabase};
+
+use crate::cli::{migration, text};
 
 /// The test database reached through its `DATABASE_URL`, with `extra` variables on top, as the
 /// service, the CLI and the seed would read them.
@@ -145,29 +147,6 @@ fn unrelated_ca(dir: &Path) -> PathBuf {
         String::from_utf8_lossy(&output.stderr)
     );
     ca
-}
-
-/// The migration CLI with exactly `env` for its database settings: no `DATABASE_*` or `PG*`
-/// variable of the caller's reaches it.
-fn migration(scratch: &ScratchDir, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_migration"));
-    command.args(args).current_dir(&scratch.0);
-    for (name, _) in std::env::vars_os() {
-        if name.to_str().is_some_and(|name| name.starts_with("PG")) {
-            command.env_remove(name);
-        }
-    }
-    for name in shared::database::vars::ALL {
-        command.env_remove(name);
-    }
-    command.envs(env.iter().copied());
-    command
-        .output()
-        .unwrap_or_else(|error| panic!("run migration: {error}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
