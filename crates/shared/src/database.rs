@@ -287,6 +287,13 @@ fn target_from_url(url: &str) -> Result<Target, ConfigError> {
                 let mut message = error.to_string();
                 if let Some(password) = parsed.password() {
                     message = message.replace(password, "***");
+                    // sqlx may quote the decoded form of a percent-encoded password.
+                    let decoded = url::form_urlencoded::parse(format!("p={password}").as_bytes())
+                        .next()
+                        .map(|(_, value)| value.into_owned());
+                    if let Some(decoded) = decoded.filter(|decoded| !decoded.is_empty()) {
+                        message = message.replace(&decoded, "***");
+                    }
                 }
                 ConfigError::new(name, format!("is not a valid PostgreSQL URL ({message})"))
             })?;

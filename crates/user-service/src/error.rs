@@ -180,6 +180,13 @@ impl From<DbErr> for ApiError {
         if is_unavailable(&error) {
             return Self::Unavailable(error.to_string());
         }
+        if is_data_error(&error) {
+            // Validation should have caught it first; answer for the input all the same.
+            tracing::warn!(%error, "the database refused a value the validation let through");
+            return Self::BadRequest(
+                "a value is out of the range the database can store".to_owned(),
+            );
+        }
         Self::Internal(error.to_string())
     }
 }
@@ -208,6 +215,25 @@ fn is_unavailable(error: &DbErr) -> bool {
                         || code.starts_with("57")
                         || code.starts_with("53")
                         || code.starts_with("08")
+                }
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL refused a value (SQLSTATE class 22: too long, out of range, bad format) or a
+/// check or foreign key (23514, 23503): input the validation should have refused.
+fn is_data_error(error: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    match error {
+        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
+            match &**error {
+                Sqlx::Database(database) => {
+                    let code = database.code().unwrap_or_default();
+                    code.starts_with("22") || matches!(code.as_ref(), "23514" | "23503")
                 }
                 _ => false,
             }

@@ -59,8 +59,12 @@ impl Cursor {
         let raw = std::str::from_utf8(&raw).ok()?;
         let rest = raw.strip_prefix(direction.tag())?;
         let (micros, id) = rest.split_once('.')?;
-        Some(Self {
-            created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        let created_at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        // Rows are stamped by the service; a time outside 1970–9999 is no cursor of ours (and
+        // PostgreSQL would refuse some of them).
+        let valid = (0..=253_402_300_799_999_999).contains(&created_at.timestamp_micros());
+        valid.then_some(Self {
+            created_at,
             id: Uuid::try_parse(id).ok()?,
         })
     }
@@ -199,5 +203,8 @@ mod tests {
         assert_eq!(Cursor::decode(&text, Direction::NewestFirst), Some(cursor));
         assert_eq!(Cursor::decode(&text, Direction::OldestFirst), None);
         assert_eq!(Cursor::decode("not-a-cursor", Direction::NewestFirst), None);
+        let ancient =
+            URL_SAFE_NO_PAD.encode(format!("d-8000000000000000000.{}", cursor.id.simple()));
+        assert_eq!(Cursor::decode(&ancient, Direction::NewestFirst), None);
     }
 }

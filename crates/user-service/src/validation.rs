@@ -22,7 +22,7 @@ where
     T: DeserializeOwned + Validate,
 {
     let mut problems = Vec::new();
-    check_strings(&value, "", &mut problems);
+    check_values(&value, "", &mut problems);
     let mut unknown = Vec::new();
     let parsed: Result<T, _> = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
         value,
@@ -78,9 +78,9 @@ pub fn ignored_path(path: &serde_ignored::Path<'_>) -> String {
     parts.join(".")
 }
 
-/// PostgreSQL cannot store a NUL character in text or jsonb, and no client means one: refuse it
-/// at the boundary instead of failing in the database.
-fn check_strings(value: &Value, path: &str, problems: &mut Vec<String>) {
+/// Values PostgreSQL cannot store, refused at the boundary instead of failing in the database: a
+/// NUL character in text or jsonb (no client means one), and numbers beyond jsonb's range.
+fn check_values(value: &Value, path: &str, problems: &mut Vec<String>) {
     let at = |key: &str| {
         if path.is_empty() {
             key.to_owned()
@@ -92,9 +92,15 @@ fn check_strings(value: &Value, path: &str, problems: &mut Vec<String>) {
         Value::String(text) if text.contains('\0') => {
             problems.push(format!("{} must not contain NUL characters", display(path)));
         }
+        Value::Number(number) if !storable(&number.to_string()) => {
+            problems.push(format!(
+                "{} must be a number of at most 1000 digits with an exponent within ±1000",
+                display(path)
+            ));
+        }
         Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
-                check_strings(item, &at(&index.to_string()), problems);
+                check_values(item, &at(&index.to_string()), problems);
             }
         }
         Value::Object(map) => {
@@ -105,11 +111,23 @@ fn check_strings(value: &Value, path: &str, problems: &mut Vec<String>) {
                         display(path)
                     ));
                 }
-                check_strings(item, &at(key), problems);
+                check_values(item, &at(key), problems);
             }
         }
         _ => {}
     }
+}
+
+/// Whether PostgreSQL's jsonb can store a number written as `text` (kept exactly, see
+/// serde_json's `arbitrary_precision`): numeric refuses exponents beyond about ±1000, and no
+/// client needs more digits than that.
+fn storable(text: &str) -> bool {
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().ok()),
+        None => (text, Some(0)),
+    };
+    let digits = mantissa.bytes().filter(u8::is_ascii_digit).count();
+    exponent.is_some_and(|exponent| exponent.abs() <= 1000) && digits <= 1000
 }
 
 fn display(path: &str) -> &str {
@@ -225,6 +243,22 @@ pub fn fail(sentence: &'static str) -> ValidationError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_postgresql_cannot_store_are_refused_with_their_path() {
+        assert!(storable("12345678901234567890123"));
+        assert!(storable("0.1000000000000000055511151231257827"));
+        assert!(storable("1e1000"));
+        assert!(!storable("1e1001"));
+        assert!(!storable("1E-5000"));
+        let mut problems = Vec::new();
+        let value: Value = serde_json::from_str(r#"{"metadata":{"a":[1e1001]}}"#).unwrap();
+        check_values(&value, "", &mut problems);
+        assert_eq!(
+            problems,
+            ["metadata.a.0 must be a number of at most 1000 digits with an exponent within ±1000"]
+        );
+    }
 
     #[test]
     fn serde_type_errors_read_as_class_validator_messages() {

@@ -24,6 +24,7 @@ pub struct Model {
     pub password: Option<Sensitive>,
     pub auth_provider: AuthProvider,
     #[sea_orm(column_type = "String(StringLen::N(255))")]
+    #[serde(skip_serializing, default)]
     pub oauth_id: Option<Sensitive>,
     pub role: UserRole,
     #[sea_orm(column_type = "String(StringLen::N(500))")]

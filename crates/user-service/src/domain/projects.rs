@@ -15,7 +15,6 @@ use crate::domain::access::Need;
 use crate::error::{ApiError, Result};
 use crate::pagination::{Page, PageRequest};
 
-pub const USER_NOT_FOUND: &str = "User not found";
 pub const MEMBER_NOT_FOUND: &str = "Member not found";
 const LAST_OWNER: &str = "the last owner of a project cannot be removed or demoted";
 
@@ -150,7 +149,7 @@ pub async fn add_member(
         NewMember::Id(id) => super::users::find(db, id).await?,
         NewMember::Email(email) => super::users::find_by_email(db, &email).await?,
     }
-    .ok_or(ApiError::NotFound(USER_NOT_FOUND))?;
+    .ok_or(ApiError::NotFound(super::users::USER_NOT_FOUND))?;
     let member = project_member::ActiveModel {
         project_id: Set(project_id),
         user_id: Set(user.id),

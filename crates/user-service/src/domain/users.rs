@@ -14,6 +14,11 @@ use super::{begin_write, locks_rows};
 use crate::error::{ApiError, Result};
 use crate::pagination::{Page, PageRequest};
 
+pub const USER_NOT_FOUND: &str = "User not found";
+
+/// The longest email `users.email` holds.
+pub const MAX_EMAIL_LENGTH: usize = 255;
+
 /// An email address, trimmed and lower-cased: the only form stored or compared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
@@ -22,7 +27,9 @@ impl Email {
     /// `None` when `raw`, normalised, is not an email address.
     pub fn parse(raw: &str) -> Option<Self> {
         let normalised = raw.trim().to_lowercase();
-        validator::ValidateEmail::validate_email(&normalised).then_some(Self(normalised))
+        (normalised.chars().count() <= MAX_EMAIL_LENGTH
+            && validator::ValidateEmail::validate_email(&normalised))
+        .then_some(Self(normalised))
     }
 
     pub fn as_str(&self) -> &str {
@@ -217,7 +224,9 @@ pub async fn list(
 ) -> Result<Page<Model>> {
     let mut query = Users::find();
     if let Some(search) = search.map(str::trim).filter(|search| !search.is_empty()) {
-        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        // ASCII letters are folded on both sides; other letters are compared as the database's
+        // lower() leaves them (docs/API.md).
+        let pattern = format!("%{}%", escape_like(&search.to_ascii_lowercase()));
         let like = |column: Column| {
             Expr::expr(Func::lower(Expr::col((user::Entity, column))))
                 .like(LikeExpr::new(pattern.clone()).escape('\\'))

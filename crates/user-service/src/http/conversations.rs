@@ -19,7 +19,7 @@ use super::{nullable, timestamp};
 use crate::auth::CurrentUser;
 use crate::domain::access::{self, Need};
 use crate::domain::conversations::{self, NewConversation, NewMessage};
-use crate::error::{ErrorBody, Result};
+use crate::error::{ApiError, ErrorBody, Result};
 use crate::extract::{Id, ValidJson, ValidQuery};
 use crate::pagination::{Direction, Page, PageRequest};
 use crate::state::AppState;
@@ -177,7 +177,9 @@ async fn create_conversation(
     caller: CurrentUser,
     ValidJson(body): ValidJson<CreateConversationRequest>,
 ) -> Result<(StatusCode, Json<ConversationResponse>)> {
-    let project_id = body.project_id.unwrap_or_default();
+    let project_id = body
+        .project_id
+        .ok_or_else(|| ApiError::invalid("project_id should not be empty"))?;
     access::project(&state.db, &caller, project_id, Need::Write).await?;
     let conversation = conversations::create(
         &state.db,

@@ -15,7 +15,7 @@ use validator::{Validate, ValidationError};
 use super::{nullable, timestamp};
 use crate::auth::CurrentUser;
 use crate::domain::access::{self, FORBIDDEN};
-use crate::domain::users::{self, Email, NewUser, UserChanges};
+use crate::domain::users::{self, Email, NewUser, USER_NOT_FOUND, UserChanges};
 use crate::error::{ApiError, ErrorBody, Result};
 use crate::extract::{Id, ValidJson, ValidQuery};
 use crate::pagination::{Page, PageRequest};
@@ -27,8 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, put_user, patch_user, delete_user))
 }
-
-pub const USER_NOT_FOUND: &str = "User not found";
 
 /// A user as every response shows him: never his password hash or OAuth id.
 #[derive(Debug, Serialize, ToSchema)]

@@ -17,7 +17,7 @@ on_both_backends!(
     admin_who_is_not_a_member_has_owner_rights_on_every_project_endpoint,
     non_member_gets_404_from_every_project_endpoint_and_changes_nothing,
     anonymous_caller_gets_401_from_every_project_endpoint,
-    hidden_project_answers_byte_for_byte_like_a_missing_one,
+    hidden_project_answers_with_the_same_status_and_body_as_a_missing_one,
     creating_a_project_answers_201_and_makes_the_caller_its_owner_member,
     project_creation_leaves_no_project_when_the_owner_membership_cannot_be_inserted,
     project_list_shows_only_the_callers_projects_with_his_role,
@@ -377,7 +377,9 @@ async fn anonymous_caller_gets_401_from_every_project_endpoint(database: TestDat
     team.assert_unchanged().await;
 }
 
-async fn hidden_project_answers_byte_for_byte_like_a_missing_one(database: TestDatabase) {
+async fn hidden_project_answers_with_the_same_status_and_body_as_a_missing_one(
+    database: TestDatabase,
+) {
     let team = team(&database).await;
     let token = team.app.user(UserRole::User).await.token;
     let missing = Uuid::new_v4().to_string();
