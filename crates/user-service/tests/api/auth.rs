@@ -654,6 +654,13 @@ async fn a_huge_string_answers_400_with_its_length_limit(database: TestDatabase)
     let email = format!("{}@example.com", "e".repeat(100_000));
     let (status, body) = register(&app, registration(&email)).await;
     assert_validation(status, &body, &["email must be an email"]);
+    // A well-formed address (a 64-character local part, 62-character labels) longer than the
+    // 255 characters users.email holds.
+    let label = "d".repeat(62);
+    let long = format!("{}@{label}.{label}.{label}.com", "e".repeat(64));
+    assert_eq!(long.len(), 257);
+    let (status, body) = register(&app, registration(&long)).await;
+    assert_validation(status, &body, &["email must be an email"]);
 }
 
 async fn a_path_id_that_is_not_a_uuid_answers_400(database: TestDatabase) {
