@@ -49,6 +49,19 @@ fn prefix() -> String {
     format!("test-{}:", uuid::Uuid::new_v4().simple())
 }
 
+/// The app on the test Redis under a key prefix of its own, with `extra` settings; `None` when
+/// the Redis test is skipped.
+async fn spawn_on_redis(database: &TestDatabase, extra: &[(&str, &str)]) -> Option<TestApp> {
+    let url = redis_or_skip().await?;
+    let prefix = prefix();
+    let mut env = vec![
+        ("REDIS_URL", url.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    Some(TestApp::spawn(database, &env).await)
+}
+
 async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value, Option<u64>) {
     let response = app
         .request("POST", "/auth/login", None)
@@ -96,16 +109,10 @@ async fn in_process_the_sixth_login_answers_429_with_retry_after_even_with_the_r
 
 #[tokio::test]
 async fn in_redis_the_sixth_login_answers_429_with_retry_after_even_with_the_right_password() {
-    let Some(url) = redis_or_skip().await else {
+    let database = TestDatabase::sqlite().await;
+    let Some(app) = spawn_on_redis(&database, &[]).await else {
         return;
     };
-    let database = TestDatabase::sqlite().await;
-    let prefix = prefix();
-    let app = TestApp::spawn(
-        &database,
-        &[("REDIS_URL", &url), ("REDIS_KEY_PREFIX", &prefix)],
-    )
-    .await;
     sixth_login_is_429_with_retry_after_even_with_the_right_password(&app).await;
 }
 
@@ -130,20 +137,10 @@ async fn a_successful_login_takes_back_its_place_in_the_window() {
 
 #[tokio::test]
 async fn the_email_is_free_again_once_the_window_has_passed() {
-    let Some(url) = redis_or_skip().await else {
+    let database = TestDatabase::sqlite().await;
+    let Some(app) = spawn_on_redis(&database, &[("LOGIN_WINDOW_SECONDS", "2")]).await else {
         return;
     };
-    let database = TestDatabase::sqlite().await;
-    let prefix = prefix();
-    let app = TestApp::spawn(
-        &database,
-        &[
-            ("REDIS_URL", &url),
-            ("REDIS_KEY_PREFIX", &prefix),
-            ("LOGIN_WINDOW_SECONDS", "2"),
-        ],
-    )
-    .await;
     let user = app.user(UserRole::User).await;
     fail_five_times(&app, &user.email).await;
     let (status, _, retry_after) = login(&app, &user.email, &user.password).await;
@@ -200,16 +197,10 @@ async fn in_process_twenty_concurrent_wrong_logins_get_exactly_the_budget_of_ver
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_redis_twenty_concurrent_wrong_logins_get_exactly_the_budget_of_verifications() {
-    let Some(url) = redis_or_skip().await else {
+    let database = TestDatabase::sqlite().await;
+    let Some(app) = spawn_on_redis(&database, &[]).await else {
         return;
     };
-    let database = TestDatabase::sqlite().await;
-    let prefix = prefix();
-    let app = TestApp::spawn(
-        &database,
-        &[("REDIS_URL", &url), ("REDIS_KEY_PREFIX", &prefix)],
-    )
-    .await;
     concurrent_wrong_logins_never_exceed_the_budget(&app).await;
 }
 
