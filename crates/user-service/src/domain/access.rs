@@ -6,17 +6,19 @@
 //! its members.
 //!
 //! A project (or conversation) the caller may not see is reported as missing, with the same error
-//! as one that does not exist, so ids cannot be probed. The caller's role is read in the same
-//! query that fetches the row (a join on his membership): one round trip, no check-then-fetch.
+//! as one that does not exist, so ids cannot be probed. The caller himself (still an active user?)
+//! and his role are read in the same query that fetches the row (joins on his user row and his
+//! membership): one round trip, no check-then-fetch.
 
-use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
+use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition, IntoIden, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
+    QueryTrait, RelationTrait,
 };
-use shared::entities::{ProjectRole, conversation, project, project_member};
+use shared::entities::{ProjectRole, conversation, project, project_member, user};
 use uuid::Uuid;
 
-use crate::auth::CurrentUser;
+use crate::auth::{Caller, CurrentUser, UNAUTHORIZED};
 use crate::error::{ApiError, Result};
 
 pub const FORBIDDEN: &str = "Forbidden resource";
@@ -93,56 +95,156 @@ pub(crate) fn membership_of(caller: Uuid) -> sea_orm::RelationDef {
         })
 }
 
-fn access(caller: &CurrentUser, member: Option<&project_member::Model>) -> Option<ProjectAccess> {
+fn access(caller: &CurrentUser, role: Option<ProjectRole>) -> Option<ProjectAccess> {
     let access = ProjectAccess {
-        role: member.map(|member| member.role),
+        role,
         is_admin: caller.is_admin(),
     };
     (access.role.is_some() || access.is_admin).then_some(access)
 }
 
-/// The live (not deleted) project `id` as the caller sees it, with his access, allowed to do
-/// what needs `need`: 404 when it does not exist or he may not see it, 403 when he may see it
-/// but not do this.
-pub async fn project(
-    db: &impl ConnectionTrait,
-    caller: &CurrentUser,
-    id: Uuid,
-    need: Need,
-) -> Result<(project::Model, ProjectAccess)> {
-    let found = project::Entity::find()
-        .filter(project::Column::Id.eq(id))
-        .filter(project::Column::IsDeleted.eq(false))
-        .join(JoinType::LeftJoin, membership_of(caller.id()))
-        .select_also(project_member::Entity)
-        .one(db)
-        .await?;
-    let (project, access) = found
-        .and_then(|(project, member)| Some((project, access(caller, member.as_ref())?)))
-        .ok_or(ApiError::NotFound(PROJECT_NOT_FOUND))?;
-    access.require(need)?;
-    Ok((project, access))
+/// A row read with the caller's role on its project (the `member_role` column).
+struct WithRole<T> {
+    row: T,
+    role: Option<ProjectRole>,
 }
 
-/// The live conversation `id` (in a live project) as the caller sees it, like [`project`].
-pub async fn conversation(
+impl<T: FromQueryResult> FromQueryResult for WithRole<T> {
+    fn from_query_result(result: &QueryResult, prefix: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            row: T::from_query_result(result, prefix)?,
+            role: result.try_get(prefix, MEMBER_ROLE)?,
+        })
+    }
+
+    fn from_query_result_optional(
+        result: &QueryResult,
+        prefix: &str,
+    ) -> Result<Option<Self>, DbErr> {
+        let Some(row) = T::from_query_result_optional(result, prefix)? else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            row,
+            role: result.try_get(prefix, MEMBER_ROLE)?,
+        }))
+    }
+}
+
+const MEMBER_ROLE: &str = "member_role";
+
+/// The caller, if he is an active user, and the row `join` left-joins to him (`T`, of the entity
+/// `select_also` added), with his role on `project_id`'s project: one query, one round trip. No
+/// row means he is not (or no longer) an active user: 401.
+async fn caller_with<T, E>(
     db: &impl ConnectionTrait,
-    caller: &CurrentUser,
+    caller: Caller,
+    row: E,
+    join: impl FnOnce(&mut SelectStatement),
+    project_id: (E, impl IntoIden + 'static),
+) -> Result<(CurrentUser, Option<WithRole<T>>)>
+where
+    T: FromQueryResult,
+    E: EntityTrait,
+{
+    let mut query = user::Entity::find_by_id(caller.claimed_id())
+        .filter(user::Column::IsActive.eq(true))
+        .select_also(row);
+    let statement = QueryTrait::query(&mut query);
+    join(statement);
+    statement
+        .left_join(
+            project_member::Entity,
+            Expr::col((project_member::Entity, project_member::Column::ProjectId))
+                .equals(project_id)
+                .and(
+                    Expr::col((project_member::Entity, project_member::Column::UserId))
+                        .equals((user::Entity, user::Column::Id)),
+                ),
+        )
+        .expr_as(
+            Expr::col((project_member::Entity, project_member::Column::Role)).cast_as("text"),
+            format!("B_{MEMBER_ROLE}"),
+        );
+    let (user, found) = query
+        .into_model::<user::Model, WithRole<T>>()
+        .one(db)
+        .await?
+        .ok_or(ApiError::Unauthorized(UNAUTHORIZED))?;
+    Ok((CurrentUser(user), found))
+}
+
+/// The live (not deleted) project `id` as the caller sees it, with the caller (checked to be an
+/// active user in the same query: 401 otherwise) and his access, allowed to do what needs
+/// `need`: 404 when it does not exist or he may not see it, 403 when he may see it but not do
+/// this.
+pub async fn project(
+    db: &impl ConnectionTrait,
+    caller: Caller,
     id: Uuid,
     need: Need,
-) -> Result<conversation::Model> {
-    let found = conversation::Entity::find()
-        .filter(conversation::Column::Id.eq(id))
-        .filter(conversation::Column::IsDeleted.eq(false))
-        .join(JoinType::InnerJoin, conversation::Relation::Project.def())
-        .filter(project::Column::IsDeleted.eq(false))
-        .join(JoinType::LeftJoin, membership_of(caller.id()))
-        .select_also(project_member::Entity)
-        .one(db)
-        .await?;
+) -> Result<(CurrentUser, project::Model, ProjectAccess)> {
+    let (caller, found) = caller_with::<project::Model, _>(
+        db,
+        caller,
+        project::Entity,
+        |query| {
+            query.left_join(
+                project::Entity,
+                Expr::col((project::Entity, project::Column::Id))
+                    .eq(id)
+                    .and(Expr::col((project::Entity, project::Column::IsDeleted)).eq(false)),
+            );
+        },
+        (project::Entity, project::Column::Id),
+    )
+    .await?;
+    let (project, access) = found
+        .and_then(|found| Some((found.row, access(&caller, found.role)?)))
+        .ok_or(ApiError::NotFound(PROJECT_NOT_FOUND))?;
+    access.require(need)?;
+    Ok((caller, project, access))
+}
+
+/// The live conversation `id` (in a live project) as the caller sees it, with the caller, like
+/// [`project`].
+pub async fn conversation(
+    db: &impl ConnectionTrait,
+    caller: Caller,
+    id: Uuid,
+    need: Need,
+) -> Result<(CurrentUser, conversation::Model)> {
+    let (caller, found) = caller_with::<conversation::Model, _>(
+        db,
+        caller,
+        conversation::Entity,
+        |query| {
+            let live_project = Query::select()
+                .expr(Expr::cust("1"))
+                .from(project::Entity)
+                .and_where(
+                    Expr::col((project::Entity, project::Column::Id))
+                        .equals((conversation::Entity, conversation::Column::ProjectId)),
+                )
+                .and_where(Expr::col((project::Entity, project::Column::IsDeleted)).eq(false))
+                .to_owned();
+            query.left_join(
+                conversation::Entity,
+                Expr::col((conversation::Entity, conversation::Column::Id))
+                    .eq(id)
+                    .and(
+                        Expr::col((conversation::Entity, conversation::Column::IsDeleted))
+                            .eq(false),
+                    )
+                    .and(Expr::exists(live_project)),
+            );
+        },
+        (conversation::Entity, conversation::Column::ProjectId),
+    )
+    .await?;
     let (conversation, access) = found
-        .and_then(|(conversation, member)| Some((conversation, access(caller, member.as_ref())?)))
+        .and_then(|found| Some((found.row, access(&caller, found.role)?)))
         .ok_or(ApiError::NotFound(CONVERSATION_NOT_FOUND))?;
     access.require(need)?;
-    Ok(conversation)
+    Ok((caller, conversation))
 }

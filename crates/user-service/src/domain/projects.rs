@@ -10,7 +10,7 @@ use shared::entities::{ProjectRole, project, project_member, user};
 use uuid::Uuid;
 
 use super::{begin_write, locks_rows};
-use crate::auth::CurrentUser;
+use crate::auth::{Caller, CurrentUser};
 use crate::domain::access::Need;
 use crate::error::{ApiError, Result};
 use crate::pagination::{Page, PageRequest};
@@ -167,12 +167,12 @@ pub async fn add_member(
 /// one.
 pub async fn change_member(
     db: &DatabaseConnection,
-    caller: &CurrentUser,
+    caller: Caller,
     project_id: Uuid,
     user_id: Uuid,
     role: Option<ProjectRole>,
 ) -> Result<Option<Member>> {
-    let need = if role.is_none() && user_id == caller.id() {
+    let need = if role.is_none() && user_id == caller.claimed_id() {
         Need::Read
     } else {
         Need::Own

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
 use super::{nullable, timestamp};
-use crate::auth::CurrentUser;
+use crate::auth::Caller;
 use crate::domain::access::{self, Need};
 use crate::domain::conversations::{self, NewConversation, NewMessage};
 use crate::error::{ApiError, ErrorBody, Result};
@@ -136,13 +136,18 @@ pub struct ListConversationsQuery {
     ))]
 async fn list_conversations(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     ValidQuery(query): ValidQuery<ListConversationsQuery>,
 ) -> Result<Json<Page<ConversationResponse>>> {
     let page = PageRequest::newest_first(query.limit, query.cursor.as_deref())?;
-    if let Some(project_id) = query.project_id {
-        access::project(&state.db, &caller, project_id, Need::Read).await?;
-    }
+    let caller = match query.project_id {
+        Some(project_id) => {
+            access::project(&state.db, caller, project_id, Need::Read)
+                .await?
+                .0
+        }
+        None => caller.look_up(&state.db).await?,
+    };
     let conversations =
         conversations::list(&state.db, caller.id(), query.project_id, &page).await?;
     Ok(Json(conversations.map(ConversationResponse::from)))
@@ -174,13 +179,13 @@ pub struct CreateConversationRequest {
     ))]
 async fn create_conversation(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     ValidJson(body): ValidJson<CreateConversationRequest>,
 ) -> Result<(StatusCode, Json<ConversationResponse>)> {
     let project_id = body
         .project_id
         .ok_or_else(|| ApiError::invalid("project_id should not be empty"))?;
-    access::project(&state.db, &caller, project_id, Need::Write).await?;
+    access::project(&state.db, caller, project_id, Need::Write).await?;
     let conversation = conversations::create(
         &state.db,
         NewConversation {
@@ -203,10 +208,10 @@ async fn create_conversation(
     ))]
 async fn get_conversation(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<Json<ConversationResponse>> {
-    let conversation = access::conversation(&state.db, &caller, id, Need::Read).await?;
+    let (_, conversation) = access::conversation(&state.db, caller, id, Need::Read).await?;
     Ok(Json(conversation.into()))
 }
 
@@ -232,7 +237,7 @@ pub struct UpdateConversationRequest {
     ))]
 async fn put_conversation(
     state: State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     id: Id,
     body: ValidJson<UpdateConversationRequest>,
 ) -> Result<Json<ConversationResponse>> {
@@ -249,7 +254,7 @@ async fn put_conversation(
     ))]
 async fn patch_conversation(
     state: State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     id: Id,
     body: ValidJson<UpdateConversationRequest>,
 ) -> Result<Json<ConversationResponse>> {
@@ -258,11 +263,11 @@ async fn patch_conversation(
 
 async fn update_conversation(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     Id(id): Id,
     ValidJson(body): ValidJson<UpdateConversationRequest>,
 ) -> Result<Json<ConversationResponse>> {
-    let conversation = access::conversation(&state.db, &caller, id, Need::Write).await?;
+    let (_, conversation) = access::conversation(&state.db, caller, id, Need::Write).await?;
     let conversation =
         conversations::update(&state.db, conversation, body.title, body.metadata).await?;
     Ok(Json(conversation.into()))
@@ -278,10 +283,10 @@ async fn update_conversation(
     ))]
 async fn delete_conversation(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<StatusCode> {
-    let conversation = access::conversation(&state.db, &caller, id, Need::Write).await?;
+    let (_, conversation) = access::conversation(&state.db, caller, id, Need::Write).await?;
     conversations::soft_delete(&state.db, conversation).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -353,7 +358,7 @@ pub struct ListMessagesQuery {
     ))]
 async fn list_messages(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     Id(id): Id,
     ValidQuery(query): ValidQuery<ListMessagesQuery>,
 ) -> Result<Json<Page<MessageResponse>>> {
@@ -362,7 +367,7 @@ async fn list_messages(
         MessageOrder::Desc => Direction::NewestFirst,
     };
     let page = PageRequest::new(query.limit, query.cursor.as_deref(), direction)?;
-    access::conversation(&state.db, &caller, id, Need::Read).await?;
+    access::conversation(&state.db, caller, id, Need::Read).await?;
     let messages = conversations::messages(&state.db, id, &page).await?;
     Ok(Json(messages.map(MessageResponse::from)))
 }
@@ -390,11 +395,11 @@ pub struct PostMessageRequest {
     ))]
 async fn post_message(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     Id(id): Id,
     ValidJson(body): ValidJson<PostMessageRequest>,
 ) -> Result<(StatusCode, Json<MessageResponse>)> {
-    access::conversation(&state.db, &caller, id, Need::Write).await?;
+    let (caller, _) = access::conversation(&state.db, caller, id, Need::Write).await?;
     let message = conversations::post_message(
         &state.db,
         id,

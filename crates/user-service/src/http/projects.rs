@@ -15,7 +15,7 @@ use validator::Validate;
 
 use super::users::{email, valid_email};
 use super::{nullable, timestamp};
-use crate::auth::CurrentUser;
+use crate::auth::{Caller, CurrentUser};
 use crate::domain::access::{self, Need};
 use crate::domain::projects::{self, Member, NewMember};
 use crate::error::{ApiError, ErrorBody, Result};
@@ -138,10 +138,10 @@ async fn create_project(
     ))]
 async fn get_project(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<Json<ProjectResponse>> {
-    let (project, access) = access::project(&state.db, &caller, id, Need::Read).await?;
+    let (_, project, access) = access::project(&state.db, caller, id, Need::Read).await?;
     Ok(Json(ProjectResponse::new(project, access.role)))
 }
 
@@ -167,7 +167,7 @@ pub struct UpdateProjectRequest {
     ))]
 async fn put_project(
     state: State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     id: Id,
     body: ValidJson<UpdateProjectRequest>,
 ) -> Result<Json<ProjectResponse>> {
@@ -184,7 +184,7 @@ async fn put_project(
     ))]
 async fn patch_project(
     state: State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     id: Id,
     body: ValidJson<UpdateProjectRequest>,
 ) -> Result<Json<ProjectResponse>> {
@@ -193,11 +193,11 @@ async fn patch_project(
 
 async fn update_project(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     Id(id): Id,
     ValidJson(body): ValidJson<UpdateProjectRequest>,
 ) -> Result<Json<ProjectResponse>> {
-    let (project, access) = access::project(&state.db, &caller, id, Need::Write).await?;
+    let (_, project, access) = access::project(&state.db, caller, id, Need::Write).await?;
     let project = projects::update(&state.db, project, body.name, body.description).await?;
     Ok(Json(ProjectResponse::new(project, access.role)))
 }
@@ -212,10 +212,10 @@ async fn update_project(
     ))]
 async fn delete_project(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<StatusCode> {
-    let (project, _) = access::project(&state.db, &caller, id, Need::Own).await?;
+    let (_, project, _) = access::project(&state.db, caller, id, Need::Own).await?;
     projects::soft_delete(&state.db, project).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -271,11 +271,11 @@ pub struct ListMembersQuery {
     ))]
 async fn list_members(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     Id(id): Id,
     ValidQuery(query): ValidQuery<ListMembersQuery>,
 ) -> Result<Json<Page<MemberResponse>>> {
-    access::project(&state.db, &caller, id, Need::Read).await?;
+    access::project(&state.db, caller, id, Need::Read).await?;
     let page = PageRequest::newest_first(query.limit, query.cursor.as_deref())?;
     let members = projects::members(&state.db, id, &page).await?;
     Ok(Json(members.map(MemberResponse::from)))
@@ -303,7 +303,7 @@ pub struct AddMemberRequest {
     ))]
 async fn add_member(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     Id(id): Id,
     ValidJson(body): ValidJson<AddMemberRequest>,
 ) -> Result<(StatusCode, Json<MemberResponse>)> {
@@ -316,7 +316,7 @@ async fn add_member(
             ));
         }
     };
-    access::project(&state.db, &caller, id, Need::Own).await?;
+    access::project(&state.db, caller, id, Need::Own).await?;
     let role = body.role.unwrap_or(ProjectRole::Viewer);
     let member = projects::add_member(&state.db, id, who, role).await?;
     Ok((StatusCode::CREATED, Json(member.into())))
@@ -340,12 +340,12 @@ pub struct ChangeMemberRequest {
     ))]
 async fn change_member(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     ids: Ids<2>,
     ValidJson(body): ValidJson<ChangeMemberRequest>,
 ) -> Result<Json<MemberResponse>> {
     let Ids([id, user_id]) = ids;
-    let member = projects::change_member(&state.db, &caller, id, user_id, body.role)
+    let member = projects::change_member(&state.db, caller, id, user_id, body.role)
         .await?
         .ok_or(ApiError::NotFound(projects::MEMBER_NOT_FOUND))?;
     Ok(Json(member.into()))
@@ -362,10 +362,10 @@ async fn change_member(
     ))]
 async fn remove_member(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     ids: Ids<2>,
 ) -> Result<StatusCode> {
     let Ids([id, user_id]) = ids;
-    projects::change_member(&state.db, &caller, id, user_id, None).await?;
+    projects::change_member(&state.db, caller, id, user_id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,9 +6,12 @@ use std::collections::HashSet;
 use std::str::FromStr;
 
 use sea_orm::prelude::Decimal;
-use sea_orm::{ActiveModelBehavior, ActiveModelTrait, ActiveValue::Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter,
+};
 use serde_json::{Value, json};
-use shared::entities::{AgentType, Sensitive, UserRole, agent, message};
+use shared::entities::{AgentType, Sensitive, UserRole, agent, message, user};
 use test_support::{TestDatabase, on_both_backends};
 use uuid::Uuid;
 
@@ -19,6 +22,7 @@ on_both_backends!(
     viewers_read_conversations_and_messages_but_may_not_write_them,
     non_members_get_the_same_404_as_for_missing_ids,
     anonymous_callers_get_401_on_every_endpoint,
+    a_deactivated_or_deleted_members_token_gets_401_on_every_endpoint,
     the_list_shows_every_live_project_of_the_caller_newest_first,
     project_id_limits_the_list_to_that_project,
     a_hidden_deleted_or_missing_project_id_answers_the_same_404,
@@ -293,6 +297,36 @@ async fn anonymous_callers_get_401_on_every_endpoint(database: TestDatabase) {
     let response = cast.app.request("GET", &path, None).send().await;
     let response = response.unwrap_or_else(|error| panic!("GET: {error}"));
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
+}
+
+/// The conversation endpoints look the caller up in the same query as the conversation (or
+/// project): a member whose account is deactivated or deleted is refused as signed out.
+async fn a_deactivated_or_deleted_members_token_gets_401_on_every_endpoint(database: TestDatabase) {
+    let cast = Cast::new(&database).await;
+    let conversation = cast.conversation().await;
+    let editor = cast.editor.id();
+    let deactivated = user::Entity::update_many()
+        .col_expr(user::Column::IsActive, Expr::value(false))
+        .filter(user::Column::Id.eq(editor))
+        .exec(&cast.app.db)
+        .await;
+    assert_eq!(deactivated.map(|done| done.rows_affected).ok(), Some(1));
+    let unauthorized = error(401, json!("Unauthorized"));
+    let answers = every_endpoint(cast.by(&cast.editor), &cast.project, &conversation).await;
+    assert_eq!(answers, vec![unauthorized.clone(); 8]);
+    let (status, body) = cast
+        .by(&cast.owner)
+        .get(&format!("/conversations/{conversation}"))
+        .await;
+    assert_eq!(
+        (status, &body["title"]),
+        (200, &json!("Refunds")),
+        "nothing changed"
+    );
+    let deleted = user::Entity::delete_by_id(editor).exec(&cast.app.db).await;
+    assert_eq!(deleted.map(|done| done.rows_affected).ok(), Some(1));
+    let answers = every_endpoint(cast.by(&cast.editor), &cast.project, &conversation).await;
+    assert_eq!(answers, vec![unauthorized; 8]);
 }
 
 async fn the_list_shows_every_live_project_of_the_caller_newest_first(database: TestDatabase) {

@@ -2,9 +2,10 @@
 //! answers like a missing one, the owner membership made with the project, the last-owner rule,
 //! soft delete, keyset pages and validation, on both backends (the demotion race on PostgreSQL).
 
-use sea_orm::{DbBackend, EntityTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use shared::entities::{UserRole, project};
+use shared::entities::{UserRole, project, user};
 use test_support::{TestDatabase, on_both_backends};
 use uuid::Uuid;
 
@@ -17,6 +18,7 @@ on_both_backends!(
     admin_who_is_not_a_member_has_owner_rights_on_every_project_endpoint,
     non_member_gets_404_from_every_project_endpoint_and_changes_nothing,
     anonymous_caller_gets_401_from_every_project_endpoint,
+    a_deactivated_or_deleted_members_token_gets_401_from_every_project_endpoint,
     hidden_project_answers_with_the_same_status_and_body_as_a_missing_one,
     creating_a_project_answers_201_and_makes_the_caller_its_owner_member,
     project_creation_leaves_no_project_when_the_owner_membership_cannot_be_inserted,
@@ -375,6 +377,30 @@ async fn anonymous_caller_gets_401_from_every_project_endpoint(database: TestDat
         assert_eq!(body["statusCode"], 401, "{method} {path}");
     }
     team.assert_unchanged().await;
+}
+
+/// The project endpoints look the caller up in the same query as the project: a member whose
+/// account is deactivated or deleted is refused as signed out, not told about the project.
+async fn a_deactivated_or_deleted_members_token_gets_401_from_every_project_endpoint(
+    database: TestDatabase,
+) {
+    let team = team(&database).await;
+    let editor = team.editor.id();
+    let deactivated = user::Entity::update_many()
+        .col_expr(user::Column::IsActive, Expr::value(false))
+        .filter(user::Column::Id.eq(editor))
+        .exec(&team.app.db)
+        .await;
+    assert_eq!(deactivated.map(|done| done.rows_affected).ok(), Some(1));
+    for body in team.expect(team.editor.token(), [401; 8]).await {
+        assert_eq!(body["message"], "Unauthorized");
+    }
+    team.assert_unchanged().await;
+    let deleted = user::Entity::delete_by_id(editor).exec(&team.app.db).await;
+    assert_eq!(deleted.map(|done| done.rows_affected).ok(), Some(1));
+    for body in team.expect(team.editor.token(), [401; 8]).await {
+        assert_eq!(body["message"], "Unauthorized");
+    }
 }
 
 async fn hidden_project_answers_with_the_same_status_and_body_as_a_missing_one(
