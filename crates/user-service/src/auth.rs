@@ -1,7 +1,6 @@
 //! Who the caller is: access tokens (HS256 JWT), password hashing off the async runtime, and the
 //! [`CurrentUser`] extractor every signed-in endpoint takes.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRequestParts;
@@ -12,8 +11,7 @@ use sea_orm::ConnectionTrait;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use shared::entities::{Sensitive, UserRole, user};
-use shared::password::{self, HashCost};
-use tokio::sync::Semaphore;
+use shared::password::{self, HashCost, Scratch};
 use tracing::Span;
 use uuid::Uuid;
 
@@ -93,25 +91,39 @@ impl Tokens {
     }
 }
 
-/// argon2 off the async runtime, at most `hash_concurrency` at once, so a login flood queues
-/// for CPU instead of taking every worker thread (and its memory stays bounded).
+/// argon2 off the async runtime, on `hash_concurrency` threads of its own, so a login flood
+/// queues for them instead of taking every worker thread. Each thread keeps its argon2 memory
+/// (19 MiB) while it has work, and gives it back after [`IDLE_RELEASE`] without any: memory is
+/// bounded by the thread count during a flood and returns to idle after it.
 pub struct Passwords {
-    permits: Arc<Semaphore>,
+    jobs: crossbeam_channel::Sender<Job>,
     cost: HashCost,
     /// Verified against when there is no hash to verify (unknown email, account without a
     /// password), so every failed login costs the same.
     dummy: Sensitive,
 }
 
+type Job = Box<dyn FnOnce(&mut Scratch) + Send>;
+
+/// How long a hashing thread keeps its argon2 memory without work.
+pub const IDLE_RELEASE: Duration = Duration::from_secs(1);
+
 impl Passwords {
-    pub fn new(settings: &AuthSettings) -> Result<Self, password::HashError> {
+    pub fn new(settings: &AuthSettings) -> Result<Self, String> {
+        let dummy = password::hash("not a password anyone has", settings.hash_cost)
+            .map_err(|error| error.to_string())?;
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        for index in 0..settings.hash_concurrency {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("password-{index}"))
+                .spawn(move || hash_worker(&queue))
+                .map_err(|error| format!("cannot start a hashing thread: {error}"))?;
+        }
         Ok(Self {
-            permits: Arc::new(Semaphore::new(settings.hash_concurrency)),
+            jobs,
             cost: settings.hash_cost,
-            dummy: Sensitive::new(password::hash(
-                "not a password anyone has",
-                settings.hash_cost,
-            )?),
+            dummy: Sensitive::new(dummy),
         })
     }
 
@@ -119,7 +131,7 @@ impl Passwords {
     pub async fn hash(&self, plain: String) -> Result<Sensitive> {
         let cost = self.cost;
         let hashed = self
-            .run(move || password::hash(&plain, cost))
+            .run(move |_| password::hash(&plain, cost))
             .await?
             .map_err(|error| ApiError::Internal(error.to_string()))?;
         Ok(Sensitive::new(hashed))
@@ -131,25 +143,39 @@ impl Passwords {
         let matches_stored = stored.is_some();
         let phc = stored.unwrap_or_else(|| self.dummy.clone());
         let matched = self
-            .run(move || password::verify(&plain, phc.expose()))
+            .run(move |scratch| password::verify_with(&plain, phc.expose(), scratch))
             .await?;
         Ok(matched && matches_stored)
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|error| ApiError::Internal(error.to_string()))?;
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Scratch) -> T + Send + 'static,
+    ) -> Result<T> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
         let span = Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            span.in_scope(work)
-        })
-        .await
-        .map_err(|error| ApiError::Internal(format!("password task failed: {error}")))
+        let job: Job = Box::new(move |scratch| {
+            let _ = reply.send(span.in_scope(|| work(scratch)));
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| ApiError::Internal("the hashing threads are gone".to_owned()))?;
+        answer
+            .await
+            .map_err(|_| ApiError::Internal("a hashing thread failed".to_owned()))
+    }
+}
+
+/// One hashing thread: runs jobs in its own argon2 memory, gives the memory back when idle, and
+/// ends when the [`Passwords`] it serves is dropped.
+fn hash_worker(queue: &crossbeam_channel::Receiver<Job>) {
+    let mut scratch = Scratch::default();
+    loop {
+        match queue.recv_timeout(IDLE_RELEASE) {
+            Ok(job) => job(&mut scratch),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => scratch.release(),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+        }
     }
 }
 

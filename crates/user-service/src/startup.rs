@@ -56,7 +56,7 @@ pub enum StartupError {
     #[error("REDIS_URL cannot be used: {0}")]
     Redis(String),
     #[error("cannot prepare password hashing: {0}")]
-    Passwords(#[from] shared::password::HashError),
+    Passwords(String),
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -109,7 +109,7 @@ impl Application {
         if settings.seed_on_start {
             seed(&db, &settings).await?;
         }
-        let passwords = Passwords::new(&settings.auth)?;
+        let passwords = Passwords::new(&settings.auth).map_err(StartupError::Passwords)?;
         let published = if settings.app_env == AppEnv::Production {
             seeds::development_credentials()?
         } else {
