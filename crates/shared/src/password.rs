@@ -32,7 +32,25 @@ impl HashCost {
     fn hasher(self) -> Argon2<'static> {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params())
     }
+
+    /// A hash with this cost's parameters that no known password matches: what a login without
+    /// a stored hash verifies against, so that it takes as long as any other. The OWASP one is a
+    /// constant (the hash of 32 random bytes, thrown away), so starting costs no hashing.
+    pub fn unmatched_hash(self) -> Result<String, HashError> {
+        match self {
+            Self::Owasp => Ok(UNMATCHED_OWASP.to_owned()),
+            Self::Minimal => {
+                let secret: String = random_bytes::<32>()
+                    .iter()
+                    .map(|byte| format!("{byte:02x}"))
+                    .collect();
+                hash(&secret, self)
+            }
+        }
+    }
 }
+
+const UNMATCHED_OWASP: &str = "$argon2id$v=19$m=19456,t=2,p=1$ZzDOcVU31YaIuZ/R7mG7bA$vdUCNW+K4/hS7dSbFzAAuAPlwjMvig21DslXOICRXBU";
 
 /// Why a hash could not be made (argon2 refused the input, e.g. a password over its length
 /// limit). The message never contains the password.
@@ -158,6 +176,18 @@ mod tests {
             assert_eq!(verify_with(password, phc, &mut scratch), by_argon2);
         }
         assert!(verify_with("Admin@123", &owasp, &mut scratch));
+    }
+
+    #[test]
+    fn the_unmatched_hashes_have_their_costs_parameters_and_match_no_password() {
+        for cost in [HashCost::Owasp, HashCost::Minimal] {
+            let unmatched = cost.unmatched_hash().unwrap();
+            let made = hash("Admin@123", cost).unwrap();
+            let parameters = |phc: &str| phc.rsplitn(3, '$').nth(2).map(str::to_owned);
+            assert_eq!(parameters(&unmatched), parameters(&made), "{cost:?}");
+            assert!(!verify("", &unmatched));
+            assert!(!verify("Admin@123", &unmatched));
+        }
     }
 
     #[test]

@@ -110,7 +110,9 @@ pub const IDLE_RELEASE: Duration = Duration::from_secs(1);
 
 impl Passwords {
     pub fn new(settings: &AuthSettings) -> Result<Self, String> {
-        let dummy = password::hash("not a password anyone has", settings.hash_cost)
+        let dummy = settings
+            .hash_cost
+            .unmatched_hash()
             .map_err(|error| error.to_string())?;
         let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
         for index in 0..settings.hash_concurrency {
