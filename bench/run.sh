@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The benchmark: builds release binaries, creates its own PostgreSQL database, measures on
-# loopback with bounded durations, and writes docs/BENCHMARKS.md. Default run: about 4 minutes
-# after the build.
+# loopback with bounded durations, and writes docs/BENCHMARKS.md. Default run: about 8 minutes
+# after the build, of which 5 s build the data set.
 #
 #   bench/run.sh                         # the default run
-#   BENCH_DURATION=10 BENCH_REPETITIONS=7 bench/run.sh
+#   BENCH_QUICK=1 bench/run.sh           # a data set a tenth of the size
+#   BENCH_DURATION=10 BENCH_REPETITIONS=7 BENCH_API_REPETITIONS=5 bench/run.sh
 #   BENCH_CASCADE_SIZES=10000,100000 bench/run.sh   # a quicker cascade
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -93,10 +94,11 @@ record rss_idle_kb "$(awk '/VmRSS/ {print $2}' "/proc/$service_pid/status")"
 commits() { psql "$DATABASE_URL" -qAt -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
 commits_before=$(commits)
 
-load() { # name url: records the figures, prints requests/s
-  local out
-  out=$(wrk -t2 -c"$connections" -d"${duration}s" -s bench/wrk.lua "$2" 2>/dev/null)
-  echo "$out" | awk -v name="$1" '$1 ~ /^(rps|p50_ms|p99_ms|non2xx|socket_errors|requests)$/ { print name "_" $1, $2 }' >>"$samples"
+load() { # name url [wrk options]: records the figures, prints requests/s
+  local name=$1 url=$2 out
+  shift 2
+  out=$(wrk -t2 -c"$connections" -d"${duration}s" -s bench/wrk.lua "$@" "$url" 2>/dev/null)
+  echo "$out" | awk -v name="$name" '$1 ~ /^(rps|p50_ms|p99_ms|non2xx|socket_errors|requests)$/ { print name "_" $1, $2 }' >>"$samples"
   echo "$out" | awk '$1 == "rps" { print $2 }'
 }
 pgbench_select1() { # records the figures, prints TPS
@@ -130,6 +132,195 @@ if [ "$db_requests" -gt 0 ]; then
   record health_db_round_trips_per_request "$(echo "scale=4; ($(commits) - $commits_before) / $db_requests" | bc)"
 fi
 
+# --- the API under load -------------------------------------------------------------------------
+# The data set, then for each endpoint: its database round trips (counted by a proxy), the
+# statements it sends (logged by PostgreSQL, replayed by pgbench) and A B B A rounds of the
+# service against pgbench of those statements.
+if [ -n "${BENCH_QUICK:-}" ]; then
+  data_users=1000 data_projects=100 data_conversations=10000 data_messages=100000
+else
+  data_users=${BENCH_USERS:-10000} data_projects=${BENCH_PROJECTS:-1000}
+  data_conversations=${BENCH_CONVERSATIONS:-100000} data_messages=${BENCH_MESSAGES:-1000000}
+fi
+deep=$((data_messages * 9 / 10))  # how deep the deep page starts
+api_rounds=${BENCH_API_REPETITIONS:-3}
+member=test@chatai.com member_password=Test@123
+pg_log=${BENCH_PG_LOG:-$(ls -t /var/log/postgresql/postgresql-*-main.log 2>/dev/null | head -n 1)}
+hash_threads=$(nproc)
+export JWT_SECRET=bench-secret-bench-secret-bench-secret SEED_ON_START=false MIGRATE_ON_START=false
+# One account logs in over and over: the throttle's per-email budget would answer 429 to all but
+# a few concurrent attempts (a failure is reserved before the password is checked).
+export LOGIN_MAX_FAILURES=1000000 LOGIN_MAX_FAILURES_PER_ADDRESS=1000000
+export REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379} REDIS_KEY_PREFIX="bench-$$:"
+redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 || { say "Redis at $REDIS_URL does not answer"; exit 1; }
+
+say "building the data set: $data_users users, $data_projects projects, $data_conversations conversations, $data_messages messages"
+start=$(now_ns)
+psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -q -v users="$data_users" -v projects="$data_projects" \
+  -v conversations="$data_conversations" -v messages="$data_messages" -v member="$member" \
+  -f bench/dataset.sql >/dev/null
+record dataset_build_s "$(echo "scale=2; $(elapsed_ms "$start") / 1000" | bc)"
+q() { psql "$DATABASE_URL" -qAt -c "$1"; }
+project_id=$(q "SELECT id FROM projects WHERE name = 'bench: project'")
+conversation_id=$(q "SELECT id FROM conversations WHERE title = 'bench: conversation'")
+deep_id=$(q "SELECT id FROM conversations WHERE title = 'bench: deep conversation'")
+record member_projects "$(q "SELECT count(*) FROM project_members m JOIN users u ON u.id = m.user_id WHERE u.email = '$member'")"
+# A cursor as the service writes it (src/pagination.rs): base64url of "a<micros>.<id>", the last
+# row of the page before.
+deep_cursor=$(q "SELECT 'a' || (extract(epoch FROM created_at) * 1000000)::bigint || '.' || replace(id::text, '-', '')
+                 FROM messages WHERE conversation_id = '$deep_id' ORDER BY created_at, id OFFSET $((deep - 1)) LIMIT 1" \
+  | tr -d '\n' | base64 -w0 | tr '+/' '-_' | tr -d '=')
+
+base=http://127.0.0.1
+# name, method, path, body: the endpoints measured against pgbench.
+endpoints=(
+  "me GET /auth/me"
+  "project GET /projects/$project_id"
+  "conversation GET /conversations/$conversation_id"
+  "projects GET /projects"
+  "post_message POST /conversations/$conversation_id/messages"
+)
+message_body='{"user_message":"How do I get a refund?"}'
+body_of() { [ "$1" = post_message ] && echo "$message_body" || true; }
+login_body="{\"email\":\"$member\",\"password\":\"$member_password\"}"
+
+start_service() { # port [env...]: starts the service, waits until ready, prints its pid
+  local port=$1
+  shift
+  env DATABASE_POOL_MAX="$pool" "$@" USER_SERVICE_HOST=127.0.0.1 USER_SERVICE_PORT="$port" \
+    "$bin/user-service" >>"$out/service.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$base:$port/health/db")" = 200 ] && break
+    sleep 0.1
+  done
+  echo "$pid"
+}
+stop() { # pid: stops a process started by a subshell and waits until it is gone
+  kill "$1" 2>/dev/null || true
+  while kill -0 "$1" 2>/dev/null; do sleep 0.1; done
+}
+token_from() { # port
+  curl -sf -X POST -H 'Content-Type: application/json' -d "$login_body" "$base:$1/auth/login" \
+    | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
+}
+call() { # port token method path body
+  if [ -n "$5" ]; then
+    curl -sf -o /dev/null -X "$3" -H "Authorization: Bearer $2" -H 'Content-Type: application/json' -d "$5" "$base:$1$4"
+  else
+    curl -sf -o /dev/null -X "$3" -H "Authorization: Bearer $2" "$base:$1$4"
+  fi
+}
+
+# Round trips and statements: a service whose database connection goes through the counting
+# proxy, on a database that logs every statement. One connection, so that the warm-up prepares
+# each statement where the measured requests run it, and no background health probe.
+say "counting round trips and capturing the statements of each endpoint"
+proxy_port=$(free_port) stats_port=$(free_port) capture_port=$(free_port)
+"$bin/bench" proxy --listen "$proxy_port" --upstream 127.0.0.1:5432 --stats "$stats_port" &
+pids+=("$!")
+q "ALTER DATABASE $database SET log_statement = 'all'" >/dev/null
+capture_pid=$(start_service "$capture_port" DATABASE_POOL_MAX=1 DATABASE_SSLMODE=disable HEALTH_PROBE_INTERVAL_MS=3600000 \
+  DATABASE_URL="postgres://postgres:postgres@127.0.0.1:$proxy_port/$database")
+pids+=("$capture_pid")
+token=$(token_from "$capture_port")
+[ -n "$token" ] || { say "login as $member failed"; exit 1; }
+round_trips() { curl -s "$base:$stats_port/" | awk '{ print $1 }'; }
+measure_statements() { # name method path body
+  for _ in 1 2 3; do call "$capture_port" "$token" "$2" "$3" "$4"; done  # prepares the statements
+  sleep 0.2
+  local before after
+  before=$(round_trips)
+  for _ in $(seq 1 50); do call "$capture_port" "$token" "$2" "$3" "$4"; done
+  sleep 0.2
+  after=$(round_trips)
+  record "$1_round_trips" "$(echo "scale=2; ($after - $before) / 50" | bc)"
+  local offset
+  offset=$(stat -c %s "$pg_log")
+  call "$capture_port" "$token" "$2" "$3" "$4"
+  sleep 0.5
+  "$bin/bench" capture --log "$pg_log" --from "$offset" --database "$database" \
+    --script "$out/$1.sql" --defines "$out/$1.defines" >"$out/$1.statements"
+}
+for endpoint in "${endpoints[@]}"; do
+  read -r name method path <<<"$endpoint"
+  measure_statements "$name" "$method" "$path" "$(body_of "$name")"
+done
+stop "$capture_pid"
+q "ALTER DATABASE $database RESET log_statement" >/dev/null
+
+# The service itself, straight to PostgreSQL.
+api_port=$(free_port)
+api_pid=$(start_service "$api_port")
+pids+=("$api_pid")
+token=$(token_from "$api_port")
+auth=(-H "Authorization: Bearer $token")
+pgbench_of() { # name: records the figures, prints TPS
+  local defines=()
+  while IFS= read -r line; do defines+=(-D "$line"); done <"$out/$1.defines"
+  local result
+  result=$(pgbench -n -M prepared -c "$pool" -j 2 -T "$duration" -f "$out/$1.sql" "${defines[@]}" "$DATABASE_URL" 2>/dev/null)
+  echo "$result" | awk -v name="$1" '/^tps = / { print name "_pgbench_tps", $3 } /^latency average/ { print name "_pgbench_latency_ms", $4 }' >>"$samples"
+  echo "$result" | awk '/^tps = / { print $3 }'
+}
+for round in $(seq 1 "$api_rounds"); do
+  for endpoint in "${endpoints[@]}"; do
+    read -r name method path <<<"$endpoint"
+    say "round $round/$api_rounds: $method $path and pgbench of its statements (A B B A)"
+    export BENCH_METHOD=$method BENCH_BODY=$(body_of "$name")
+    s1=$(load "$name" "$base:$api_port$path" "${auth[@]}")
+    p1=$(pgbench_of "$name")
+    p2=$(pgbench_of "$name")
+    s2=$(load "$name" "$base:$api_port$path" "${auth[@]}")
+    record "${name}_ratio" "$(echo "scale=4; ($s1 + $s2) / ($p1 + $p2)" | bc)"
+  done
+  export BENCH_METHOD=GET BENCH_BODY=
+  say "round $round/$api_rounds: first and ${deep}-deep message pages (A B B A)"
+  first="$base:$api_port/conversations/$deep_id/messages"
+  f1=$(load messages_first "$first" "${auth[@]}")
+  d1=$(load messages_deep "$first?cursor=$deep_cursor" "${auth[@]}")
+  d2=$(load messages_deep "$first?cursor=$deep_cursor" "${auth[@]}")
+  f2=$(load messages_first "$first" "${auth[@]}")
+  record deep_page_ratio "$(echo "scale=4; ($f1 + $f2) / ($d1 + $d2)" | bc)"
+done
+
+# Logins against the bare verifications, then /auth/me alone and under a login flood.
+login_duration=$((duration > 5 ? duration : 5))
+login() { # name: wrk of logins for login_duration, prints requests/s
+  BENCH_METHOD=POST BENCH_BODY=$login_body wrk -t2 -c"$connections" -d"${login_duration}s" -s bench/wrk.lua "$base:$api_port/auth/login" 2>/dev/null \
+    | tee >(awk -v name="$1" '$1 ~ /^(rps|p50_ms|p99_ms|non2xx|socket_errors|requests)$/ { print name "_" $1, $2 }' >>"$samples") \
+    | awk '$1 == "rps" { print $2 }'
+}
+argon2_rate() {
+  "$bin/bench" argon2 --threads "$hash_threads" --seconds "$login_duration" | tee -a "$samples" | awk '{ print $2 }'
+}
+for round in 1 2; do
+  say "round $round/2: argon2 verifications and logins (A B B A, ${login_duration}s each)"
+  a1=$(argon2_rate); l1=$(login login); l2=$(login login); a2=$(argon2_rate)
+  record login_ratio "$(echo "scale=4; ($l1 + $l2) / ($a1 + $a2)" | bc)"
+done
+me_p99() { # name: /auth/me on 4 connections for duration, prints p99 (ms)
+  wrk -t1 -c4 -d"${duration}s" -s bench/wrk.lua "${auth[@]}" "$base:$api_port/auth/me" 2>/dev/null \
+    | tee >(awk -v name="$1" '$1 ~ /^(rps|p50_ms|p99_ms|non2xx|socket_errors|requests)$/ { print name "_" $1, $2 }' >>"$samples") \
+    | awk '$1 == "p99_ms" { print $2 }'
+}
+flooded_me_p99() {
+  BENCH_METHOD=POST BENCH_BODY=$login_body wrk -t1 -c"$connections" -d"$((duration + 2))s" -s bench/wrk.lua \
+    "$base:$api_port/auth/login" 2>/dev/null | awk '$1 ~ /^(non2xx|socket_errors)$/ { print "flood_login_" $1, $2 }' >>"$samples" &
+  local flood=$!
+  sleep 1
+  me_p99 me_flooded
+  wait "$flood"
+}
+for round in $(seq 1 "$api_rounds"); do
+  say "round $round/$api_rounds: /auth/me p99 alone and under a login flood (A B B A)"
+  m1=$(me_p99 me_alone); f1=$(flooded_me_p99); f2=$(flooded_me_p99); m2=$(me_p99 me_alone)
+  record flood_p99_ratio "$(echo "scale=4; ($f1 + $f2) / ($m1 + $m2)" | bc)"
+done
+record rss_login_peak_kb "$(awk '/VmHWM/ {print $2}' "/proc/$api_pid/status")"
+record rss_after_run_kb "$(awk '/VmRSS/ {print $2}' "/proc/$api_pid/status")"
+stop "$api_pid"
+
 # --- start-up and schema scaling ----------------------------------------------------------------
 say "start-up against PostgreSQL (x10)"
 "$bin/bench" startup --binary "$bin/user-service" --runs 10 | sed 's/^/startup_ms /' >>"$samples"
@@ -153,4 +344,4 @@ done
 "$bin/bench" report --samples "$samples" --context "$out/context.txt" --output docs/BENCHMARKS.md
 cat bench/tuning.md >>docs/BENCHMARKS.md
 say "wrote docs/BENCHMARKS.md"
-grep -E '^\| ' docs/BENCHMARKS.md | head -n 12
+sed -n '/^## Targets/,/^## Every figure/p' docs/BENCHMARKS.md | grep -E '^\| ' || true

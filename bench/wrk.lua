@@ -1,4 +1,13 @@
--- Prints wrk's summary in the `metric value` form bench/run.sh collects.
+-- The request comes from the environment (BENCH_METHOD, BENCH_BODY: a JSON body); headers such
+-- as Authorization come from wrk's -H. Prints wrk's summary in the `metric value` form
+-- bench/run.sh collects.
+wrk.method = os.getenv("BENCH_METHOD") or "GET"
+local body = os.getenv("BENCH_BODY")
+if body and body ~= "" then
+  wrk.body = body
+  wrk.headers["Content-Type"] = "application/json"
+end
+
 done = function(summary, latency, requests)
   local seconds = summary.duration / 1e6
   io.write(string.format("rps %.2f\n", summary.requests / seconds))

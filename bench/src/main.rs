@@ -6,9 +6,15 @@
 //!   `/health`.
 //! - `cascade`: times deleting one user who owns 10 000 rows, with 100 000 and with 1 000 000
 //!   rows of other users in the tables.
+//! - `proxy`: a TCP proxy in front of PostgreSQL that counts database round trips.
+//! - `capture`: turns the statements PostgreSQL logged for one request into a pgbench script.
+//! - `argon2`: argon2id verifications per second with the service's parameters and bound.
 //! - `report`: turns the samples `run.sh` collected into `docs/BENCHMARKS.md`.
 
+mod argon2;
+mod capture;
 mod cascade;
+mod proxy;
 mod report;
 mod startup;
 
@@ -50,6 +56,37 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         repetitions: usize,
     },
+    /// Relay 127.0.0.1:LISTEN to UPSTREAM, counting round trips; `GET /` on 127.0.0.1:STATS
+    /// answers `<round trips> <connections>`.
+    Proxy {
+        #[arg(long)]
+        listen: u16,
+        #[arg(long)]
+        upstream: String,
+        #[arg(long)]
+        stats: u16,
+    },
+    /// Write a pgbench script (and its `-D` definitions, one a line) from the statements of
+    /// DATABASE that PostgreSQL logged in LOG after byte FROM; prints the statements.
+    Capture {
+        #[arg(long)]
+        log: String,
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        database: String,
+        #[arg(long)]
+        script: String,
+        #[arg(long)]
+        defines: String,
+    },
+    /// Print argon2id verifications per second on THREADS threads with the service's parameters.
+    Argon2 {
+        #[arg(long)]
+        threads: usize,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
     /// Write the report from a samples file (`metric value` lines) and a context file.
     Report {
         #[arg(long)]
@@ -83,6 +120,19 @@ fn main() -> ExitCode {
                 own_rows,
                 repetitions,
             } => cascade::run(&server, &sizes, own_rows, repetitions).await,
+            Command::Proxy {
+                listen,
+                upstream,
+                stats,
+            } => proxy::run(listen, upstream, stats).await,
+            Command::Capture {
+                log,
+                from,
+                database,
+                script,
+                defines,
+            } => capture::run(&log, from, &database, &script, &defines),
+            Command::Argon2 { threads, seconds } => argon2::run(threads, seconds),
             Command::Report {
                 samples,
                 context,

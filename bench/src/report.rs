@@ -62,7 +62,7 @@ fn number(value: f64) -> String {
 
 /// One line of the targets table.
 struct Target {
-    what: &'static str,
+    what: String,
     measured: Option<f64>,
     limit: f64,
     /// true: measured must be at least `limit`; false: at most.
@@ -128,9 +128,9 @@ pub fn write(samples: &str, context: &str, output: &str) -> Result<(), String> {
     let context =
         std::fs::read_to_string(context).map_err(|error| format!("{context}: {error}"))?;
     let mb = |metric: &str| samples.median(metric).map(|kb| kb / 1024.0);
-    let targets = [
+    let mut targets = vec![
         Target {
-            what: "`/health` throughput ÷ baseline (32 connections), median of the rounds",
+            what: "`/health` throughput ÷ baseline (32 connections), median of the rounds".into(),
             measured: samples.median("health_ratio"),
             limit: 0.8,
             at_least: true,
@@ -138,7 +138,7 @@ pub fn write(samples: &str, context: &str, output: &str) -> Result<(), String> {
             failures: samples.failures("health") + samples.failures("baseline"),
         },
         Target {
-            what: "`/health/db` throughput ÷ pgbench `SELECT 1` TPS (clients = pool size), median of the rounds",
+            what: "`/health/db` throughput ÷ pgbench `SELECT 1` TPS (clients = pool size), median of the rounds".into(),
             measured: samples.median("health_db_ratio"),
             limit: 0.5,
             at_least: true,
@@ -146,7 +146,7 @@ pub fn write(samples: &str, context: &str, output: &str) -> Result<(), String> {
             failures: samples.failures("health_db"),
         },
         Target {
-            what: "Resident memory, idle",
+            what: "Resident memory, idle".into(),
             measured: mb("rss_idle_kb"),
             limit: 20.0,
             at_least: false,
@@ -154,15 +154,23 @@ pub fn write(samples: &str, context: &str, output: &str) -> Result<(), String> {
             failures: 0.0,
         },
         Target {
-            what: "Resident memory, after the load",
-            measured: mb("rss_after_load_kb"),
+            what: "Resident memory, after the whole run".into(),
+            measured: mb("rss_after_run_kb"),
             limit: 40.0,
             at_least: false,
             unit: "MB",
             failures: 0.0,
         },
         Target {
-            what: "Start-up: launch to first 200 from `/health` (PostgreSQL), median of 10",
+            what: "Resident memory, peak (through the login flood)".into(),
+            measured: mb("rss_login_peak_kb"),
+            limit: 80.0,
+            at_least: false,
+            unit: "MB",
+            failures: 0.0,
+        },
+        Target {
+            what: "Start-up: launch to first 200 from `/health` (PostgreSQL), median of 10".into(),
             measured: samples.median("startup_ms"),
             limit: 50.0,
             at_least: false,
@@ -170,7 +178,7 @@ pub fn write(samples: &str, context: &str, output: &str) -> Result<(), String> {
             failures: 0.0,
         },
         Target {
-            what: "Delete one user (10 000 own rows): 1 M ÷ 100 k rows of other users",
+            what: "Delete one user (10 000 own rows): 1 M ÷ 100 k rows of other users".into(),
             measured: ratio(
                 samples.median("cascade_1000000_ms"),
                 samples.median("cascade_100000_ms"),
@@ -181,7 +189,7 @@ pub fn write(samples: &str, context: &str, output: &str) -> Result<(), String> {
             failures: 0.0,
         },
         Target {
-            what: "`migration up` on an empty database",
+            what: "`migration up` on an empty database".into(),
             measured: samples.median("migrate_up_ms"),
             limit: 1000.0,
             at_least: false,
@@ -189,7 +197,7 @@ pub fn write(samples: &str, context: &str, output: &str) -> Result<(), String> {
             failures: 0.0,
         },
         Target {
-            what: "`migration down` on an empty database",
+            what: "`migration down` on an empty database".into(),
             measured: samples.median("migrate_down_ms"),
             limit: 1000.0,
             at_least: false,
@@ -197,6 +205,7 @@ pub fn write(samples: &str, context: &str, output: &str) -> Result<(), String> {
             failures: 0.0,
         },
     ];
+    targets.extend(api_targets(&samples));
 
     let mut page = String::new();
     let _ = writeln!(
@@ -240,7 +249,18 @@ pub fn write(samples: &str, context: &str, output: &str) -> Result<(), String> {
             "pgbench `SELECT 1`, mean latency (ms)",
         ),
         ("rss_idle_kb", "resident memory idle (KiB)"),
-        ("rss_after_load_kb", "resident memory after load (KiB)"),
+        (
+            "rss_after_load_kb",
+            "resident memory after the health load (KiB)",
+        ),
+        (
+            "rss_login_peak_kb",
+            "resident memory, peak of the run (KiB)",
+        ),
+        (
+            "rss_after_run_kb",
+            "resident memory after the whole run (KiB)",
+        ),
         ("startup_ms", "start-up to first 200 (ms)"),
         (
             "cascade_100000_ms",
@@ -254,17 +274,169 @@ pub fn write(samples: &str, context: &str, output: &str) -> Result<(), String> {
             "`seed` on a migrated database, whole process (ms)",
         ),
     ];
+    let api_labels = api_labels();
+    let labels = labels
+        .iter()
+        .map(|(metric, label)| ((*metric).to_owned(), (*label).to_owned()))
+        .chain(api_labels);
     for (metric, label) in labels {
-        if let Some(median) = samples.median(metric) {
+        if let Some(median) = samples.median(&metric) {
             let _ = writeln!(
                 page,
                 "| {label} | {} | {} |",
                 number(median),
-                samples.spread(metric)
+                samples.spread(&metric)
             );
         }
     }
     std::fs::write(output, page).map_err(|error| format!("{output}: {error}"))
+}
+
+/// The endpoints measured against pgbench of the statements they send: (samples name, label).
+const AGAINST_PGBENCH: [(&str, &str); 5] = [
+    ("me", "`GET /auth/me`"),
+    ("project", "`GET /projects/{id}`"),
+    ("conversation", "`GET /conversations/{id}`"),
+    ("projects", "`GET /projects`, a member of 50 projects"),
+    ("post_message", "`POST /conversations/{id}/messages`"),
+];
+
+/// Loads measured without a pgbench counterpart.
+const OTHER_LOADS: [(&str, &str); 5] = [
+    (
+        "messages_first",
+        "`GET /conversations/{id}/messages`, first page",
+    ),
+    (
+        "messages_deep",
+        "`GET /conversations/{id}/messages`, the deep page",
+    ),
+    ("login", "`POST /auth/login`"),
+    ("me_alone", "`GET /auth/me` on 4 connections"),
+    (
+        "me_flooded",
+        "`GET /auth/me` on 4 connections, under a login flood",
+    ),
+];
+
+fn api_targets(samples: &Samples) -> Vec<Target> {
+    let mut targets = Vec::new();
+    for (name, label) in AGAINST_PGBENCH {
+        targets.push(Target {
+            what: format!("{label} throughput ÷ pgbench of its statements, median of the rounds"),
+            measured: samples.median(&format!("{name}_ratio")),
+            limit: 0.5,
+            at_least: true,
+            unit: "×",
+            failures: samples.failures(name),
+        });
+    }
+    for (name, label) in &AGAINST_PGBENCH[..3] {
+        targets.push(Target {
+            what: format!("{label}: database round trips per request"),
+            measured: samples.median(&format!("{name}_round_trips")),
+            limit: 2.0,
+            at_least: false,
+            unit: "round trips",
+            failures: 0.0,
+        });
+    }
+    targets.extend([
+        Target {
+            what: "Messages: time of the deep page ÷ the first page, median of the rounds".into(),
+            measured: samples.median("deep_page_ratio"),
+            limit: 1.5,
+            at_least: false,
+            unit: "×",
+            failures: samples.failures("messages_first") + samples.failures("messages_deep"),
+        },
+        Target {
+            what:
+                "`POST /auth/login` ÷ bare argon2id verifications/s (same parameters, same bound)"
+                    .into(),
+            measured: samples.median("login_ratio"),
+            limit: 0.9,
+            at_least: true,
+            unit: "×",
+            failures: samples.failures("login"),
+        },
+        Target {
+            what: "`GET /auth/me` p99 under a login flood ÷ without it".into(),
+            measured: samples.median("flood_p99_ratio"),
+            limit: 5.0,
+            at_least: false,
+            unit: "×",
+            failures: samples.failures("me_alone")
+                + samples.failures("me_flooded")
+                + samples.failures("flood_login"),
+        },
+    ]);
+    targets
+}
+
+fn api_labels() -> Vec<(String, String)> {
+    let mut labels = vec![
+        (
+            "dataset_build_s".to_owned(),
+            "data set build (s)".to_owned(),
+        ),
+        (
+            "member_projects".to_owned(),
+            "projects the signed-in user is a member of".to_owned(),
+        ),
+    ];
+    for (name, label) in AGAINST_PGBENCH {
+        labels.extend([
+            (
+                format!("{name}_ratio"),
+                format!("{label} ÷ pgbench, per round (A B B A)"),
+            ),
+            (
+                format!("{name}_round_trips"),
+                format!("{label}, database round trips per request"),
+            ),
+            (
+                format!("{name}_pgbench_tps"),
+                format!("pgbench of {label}'s statements, transactions/s"),
+            ),
+            (
+                format!("{name}_pgbench_latency_ms"),
+                format!("pgbench of {label}'s statements, mean latency (ms)"),
+            ),
+        ]);
+    }
+    for (name, label) in AGAINST_PGBENCH.iter().chain(&OTHER_LOADS) {
+        labels.extend([
+            (format!("{name}_rps"), format!("{label}, requests/s")),
+            (
+                format!("{name}_p50_ms"),
+                format!("{label}, p50 latency (ms)"),
+            ),
+            (
+                format!("{name}_p99_ms"),
+                format!("{label}, p99 latency (ms)"),
+            ),
+        ]);
+    }
+    labels.extend([
+        (
+            "deep_page_ratio".to_owned(),
+            "deep page time ÷ first page time, per round".to_owned(),
+        ),
+        (
+            "argon2_verifications_per_s".to_owned(),
+            "bare argon2id verifications/s (OWASP parameters, one thread a core)".to_owned(),
+        ),
+        (
+            "login_ratio".to_owned(),
+            "logins ÷ bare verifications, per round (A B B A)".to_owned(),
+        ),
+        (
+            "flood_p99_ratio".to_owned(),
+            "`/auth/me` p99 flooded ÷ alone, per round (A B B A)".to_owned(),
+        ),
+    ]);
+    labels
 }
 
 #[cfg(test)]
@@ -283,7 +455,7 @@ mod tests {
     #[test]
     fn a_target_row_states_the_ratio_and_whether_it_was_met() {
         let row = Target {
-            what: "x",
+            what: "x".into(),
             measured: Some(30.0),
             limit: 20.0,
             at_least: false,
@@ -299,7 +471,7 @@ mod tests {
         let samples = Samples::parse("health_non2xx 0\nhealth_non2xx 3\nhealth_socket_errors 2\n");
         assert_eq!(samples.failures("health"), 5.0);
         let row = Target {
-            what: "x",
+            what: "x".into(),
             measured: Some(0.9),
             limit: 0.8,
             at_least: true,
