@@ -6,12 +6,9 @@ use std::collections::HashSet;
 use std::str::FromStr;
 
 use sea_orm::prelude::Decimal;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter,
-};
+use sea_orm::{ActiveModelBehavior, ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
-use shared::entities::{AgentType, Sensitive, UserRole, agent, message, user};
+use shared::entities::{AgentType, Sensitive, UserRole, agent, message};
 use test_support::{TestDatabase, on_both_backends};
 use uuid::Uuid;
 
@@ -304,13 +301,7 @@ async fn anonymous_callers_get_401_on_every_endpoint(database: TestDatabase) {
 async fn a_deactivated_or_deleted_members_token_gets_401_on_every_endpoint(database: TestDatabase) {
     let cast = Cast::new(&database).await;
     let conversation = cast.conversation().await;
-    let editor = cast.editor.id();
-    let deactivated = user::Entity::update_many()
-        .col_expr(user::Column::IsActive, Expr::value(false))
-        .filter(user::Column::Id.eq(editor))
-        .exec(&cast.app.db)
-        .await;
-    assert_eq!(deactivated.map(|done| done.rows_affected).ok(), Some(1));
+    cast.app.set_account(&cast.editor, Some(false)).await;
     let unauthorized = error(401, json!("Unauthorized"));
     let answers = every_endpoint(cast.by(&cast.editor), &cast.project, &conversation).await;
     assert_eq!(answers, vec![unauthorized.clone(); 8]);
@@ -323,8 +314,7 @@ async fn a_deactivated_or_deleted_members_token_gets_401_on_every_endpoint(datab
         (200, &json!("Refunds")),
         "nothing changed"
     );
-    let deleted = user::Entity::delete_by_id(editor).exec(&cast.app.db).await;
-    assert_eq!(deleted.map(|done| done.rows_affected).ok(), Some(1));
+    cast.app.set_account(&cast.editor, None).await;
     let answers = every_endpoint(cast.by(&cast.editor), &cast.project, &conversation).await;
     assert_eq!(answers, vec![unauthorized; 8]);
 }

@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use sea_orm::DatabaseConnection;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::Value;
 use shared::entities::{Sensitive, UserRole, user};
 use shared::password::{self, HashCost};
@@ -139,6 +140,24 @@ impl TestApp {
             password,
             token,
         }
+    }
+
+    /// Deactivates (`Some(false)`), reactivates (`Some(true)`) or deletes (`None`) a user straight
+    /// in the database, behind the service's back.
+    pub async fn set_account(&self, user: &TestUser, active: Option<bool>) {
+        let rows = match active {
+            Some(active) => user::Entity::update_many()
+                .col_expr(user::Column::IsActive, Expr::value(active))
+                .filter(user::Column::Id.eq(user.id()))
+                .exec(&self.db)
+                .await
+                .map(|done| done.rows_affected),
+            None => user::Entity::delete_by_id(user.id())
+                .exec(&self.db)
+                .await
+                .map(|done| done.rows_affected),
+        };
+        assert_eq!(rows.ok(), Some(1), "{} {active:?}", user.email);
     }
 
     /// Logs in and returns the access token (panics unless 200).

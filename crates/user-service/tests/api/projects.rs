@@ -2,10 +2,9 @@
 //! answers like a missing one, the owner membership made with the project, the last-owner rule,
 //! soft delete, keyset pages and validation, on both backends (the demotion race on PostgreSQL).
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter};
+use sea_orm::{DbBackend, EntityTrait};
 use serde_json::{Value, json};
-use shared::entities::{UserRole, project, user};
+use shared::entities::{UserRole, project};
 use test_support::{TestDatabase, on_both_backends};
 use uuid::Uuid;
 
@@ -385,19 +384,12 @@ async fn a_deactivated_or_deleted_members_token_gets_401_from_every_project_endp
     database: TestDatabase,
 ) {
     let team = team(&database).await;
-    let editor = team.editor.id();
-    let deactivated = user::Entity::update_many()
-        .col_expr(user::Column::IsActive, Expr::value(false))
-        .filter(user::Column::Id.eq(editor))
-        .exec(&team.app.db)
-        .await;
-    assert_eq!(deactivated.map(|done| done.rows_affected).ok(), Some(1));
+    team.app.set_account(&team.editor, Some(false)).await;
     for body in team.expect(team.editor.token(), [401; 8]).await {
         assert_eq!(body["message"], "Unauthorized");
     }
     team.assert_unchanged().await;
-    let deleted = user::Entity::delete_by_id(editor).exec(&team.app.db).await;
-    assert_eq!(deleted.map(|done| done.rows_affected).ok(), Some(1));
+    team.app.set_account(&team.editor, None).await;
     for body in team.expect(team.editor.token(), [401; 8]).await {
         assert_eq!(body["message"], "Unauthorized");
     }
