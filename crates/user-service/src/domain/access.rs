@@ -10,7 +10,9 @@
 //! and his role are read in the same query that fetches the row (joins on his user row and his
 //! membership): one round trip, no check-then-fetch.
 
-use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition, IntoIden, Query, SelectStatement};
+use sea_orm::sea_query::{
+    Expr, ExprTrait, IntoCondition, IntoIden, Query, SelectStatement, SimpleExpr,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
     QueryTrait, RelationTrait,
@@ -93,6 +95,28 @@ pub(crate) fn membership_of(caller: Uuid) -> sea_orm::RelationDef {
                 .eq(caller)
                 .into_condition()
         })
+}
+
+/// True only while `caller` is an active user: a list filtered on it was read for an active caller
+/// in the same statement. An empty page may still mean he is not one: see [`confirm_empty`].
+pub fn while_active(caller: Caller) -> SimpleExpr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::cust("1"))
+            .from(user::Entity)
+            .and_where(Expr::col((user::Entity, user::Column::Id)).eq(caller.claimed_id()))
+            .and_where(Expr::col((user::Entity, user::Column::IsActive)).eq(true))
+            .to_owned(),
+    )
+}
+
+/// A list read under [`while_active`] came back empty: 401 unless the caller is an active user
+/// (then the page really is empty). Costs a statement only for empty pages.
+pub async fn confirm_empty<T>(db: &impl ConnectionTrait, caller: Caller, rows: &[T]) -> Result<()> {
+    if rows.is_empty() {
+        caller.look_up(db).await?;
+    }
+    Ok(())
 }
 
 fn access(caller: &CurrentUser, role: Option<ProjectRole>) -> Option<ProjectAccess> {

@@ -8,6 +8,7 @@ use serde_json::Value;
 use shared::entities::{agent, conversation, message, project};
 use uuid::Uuid;
 
+use crate::auth::Caller;
 use crate::error::{ApiError, Result};
 use crate::pagination::{Page, PageRequest};
 
@@ -41,11 +42,12 @@ pub async fn create(
     .await?)
 }
 
-/// A page of live conversations, newest first: of one project (already checked readable), or of
-/// every live project the caller is a member of, in one query.
+/// A page of live conversations, newest first: of one project (already checked readable, with
+/// the caller), or of every live project the caller is a member of, in one query that also checks
+/// the caller (`access::while_active`).
 pub async fn list(
     db: &impl ConnectionTrait,
-    caller: Uuid,
+    caller: Caller,
     project_id: Option<Uuid>,
     page: &PageRequest,
 ) -> Result<Page<conversation::Model>> {
@@ -55,10 +57,11 @@ pub async fn list(
             query = query.filter(conversation::Column::ProjectId.eq(project_id));
         }
         None => {
-            let membership = super::access::membership_of(caller);
+            let membership = super::access::membership_of(caller.claimed_id());
             query = query
                 .join(JoinType::InnerJoin, conversation::Relation::Project.def())
                 .filter(project::Column::IsDeleted.eq(false))
+                .filter(super::access::while_active(caller))
                 .join(JoinType::InnerJoin, membership);
         }
     }
@@ -70,6 +73,9 @@ pub async fn list(
         )
         .all(db)
         .await?;
+    if project_id.is_none() {
+        super::access::confirm_empty(db, caller, &rows).await?;
+    }
     Ok(page.finish(rows, |conversation| {
         (conversation.created_at, conversation.id)
     }))

@@ -10,7 +10,7 @@ use shared::entities::{ProjectRole, project, project_member, user};
 use uuid::Uuid;
 
 use super::{begin_write, locks_rows};
-use crate::auth::{Caller, CurrentUser};
+use crate::auth::Caller;
 use crate::domain::access::Need;
 use crate::error::{ApiError, Result};
 use crate::pagination::{Page, PageRequest};
@@ -50,14 +50,15 @@ pub async fn create(
     Ok(project)
 }
 
-/// A page of live projects, newest first: the caller's, or (`all`, admins) every one.
+/// A page of live projects, newest first: the caller's, or (`all`, admins: checked before) every
+/// one. The caller is checked in the same statement (`access::while_active`).
 pub async fn list(
     db: &impl ConnectionTrait,
-    caller: &CurrentUser,
+    caller: Caller,
     all: bool,
     page: &PageRequest,
 ) -> Result<Page<ProjectWithRole>> {
-    let membership = super::access::membership_of(caller.id());
+    let membership = super::access::membership_of(caller.claimed_id());
     let join = if all {
         JoinType::LeftJoin
     } else {
@@ -65,6 +66,7 @@ pub async fn list(
     };
     let query = project::Entity::find()
         .filter(project::Column::IsDeleted.eq(false))
+        .filter(super::access::while_active(caller))
         .join(join, membership)
         .select_also(project_member::Entity);
     let rows = page
@@ -75,6 +77,7 @@ pub async fn list(
         )
         .all(db)
         .await?;
+    super::access::confirm_empty(db, caller, &rows).await?;
     Ok(page
         .finish(rows, |(project, _)| (project.created_at, project.id))
         .map(|(project, member)| (project, member.map(|member| member.role))))

@@ -140,16 +140,10 @@ async fn list_conversations(
     ValidQuery(query): ValidQuery<ListConversationsQuery>,
 ) -> Result<Json<Page<ConversationResponse>>> {
     let page = PageRequest::newest_first(query.limit, query.cursor.as_deref())?;
-    let caller = match query.project_id {
-        Some(project_id) => {
-            access::project(&state.db, caller, project_id, Need::Read)
-                .await?
-                .0
-        }
-        None => caller.look_up(&state.db).await?,
-    };
-    let conversations =
-        conversations::list(&state.db, caller.id(), query.project_id, &page).await?;
+    if let Some(project_id) = query.project_id {
+        access::project(&state.db, caller, project_id, Need::Read).await?;
+    }
+    let conversations = conversations::list(&state.db, caller, query.project_id, &page).await?;
     Ok(Json(conversations.map(ConversationResponse::from)))
 }
 

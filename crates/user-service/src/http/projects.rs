@@ -86,15 +86,15 @@ pub struct ListProjectsQuery {
     ))]
 async fn list_projects(
     State(state): State<AppState>,
-    caller: CurrentUser,
+    caller: Caller,
     ValidQuery(query): ValidQuery<ListProjectsQuery>,
 ) -> Result<Json<Page<ProjectResponse>>> {
     let all = query.all.unwrap_or(false);
     if all {
-        access::require_admin(&caller)?;
+        access::require_admin(&caller.look_up(&state.db).await?)?;
     }
     let page = PageRequest::newest_first(query.limit, query.cursor.as_deref())?;
-    let projects = projects::list(&state.db, &caller, all, &page).await?;
+    let projects = projects::list(&state.db, caller, all, &page).await?;
     Ok(Json(projects.map(|(project, role)| {
         ProjectResponse::new(project, role)
     })))

@@ -301,10 +301,14 @@ async fn anonymous_callers_get_401_on_every_endpoint(database: TestDatabase) {
 async fn a_deactivated_or_deleted_members_token_gets_401_on_every_endpoint(database: TestDatabase) {
     let cast = Cast::new(&database).await;
     let conversation = cast.conversation().await;
+    let (status, body) = cast.by(&cast.editor).get("/conversations").await;
+    assert_eq!((status, ids(&body)), (200, vec![conversation.clone()]));
     cast.app.set_account(&cast.editor, Some(false)).await;
     let unauthorized = error(401, json!("Unauthorized"));
     let answers = every_endpoint(cast.by(&cast.editor), &cast.project, &conversation).await;
     assert_eq!(answers, vec![unauthorized.clone(); 8]);
+    let listed = cast.by(&cast.editor).get("/conversations").await;
+    assert_eq!(listed, unauthorized);
     let (status, body) = cast
         .by(&cast.owner)
         .get(&format!("/conversations/{conversation}"))
@@ -316,7 +320,9 @@ async fn a_deactivated_or_deleted_members_token_gets_401_on_every_endpoint(datab
     );
     cast.app.set_account(&cast.editor, None).await;
     let answers = every_endpoint(cast.by(&cast.editor), &cast.project, &conversation).await;
-    assert_eq!(answers, vec![unauthorized; 8]);
+    assert_eq!(answers, vec![unauthorized.clone(); 8]);
+    let listed = cast.by(&cast.editor).get("/conversations").await;
+    assert_eq!(listed, unauthorized);
 }
 
 async fn the_list_shows_every_live_project_of_the_caller_newest_first(database: TestDatabase) {

@@ -18,6 +18,7 @@ on_both_backends!(
     non_member_gets_404_from_every_project_endpoint_and_changes_nothing,
     anonymous_caller_gets_401_from_every_project_endpoint,
     a_deactivated_or_deleted_members_token_gets_401_from_every_project_endpoint,
+    an_active_user_in_no_project_gets_an_empty_first_page,
     hidden_project_answers_with_the_same_status_and_body_as_a_missing_one,
     creating_a_project_answers_201_and_makes_the_caller_its_owner_member,
     project_creation_leaves_no_project_when_the_owner_membership_cannot_be_inserted,
@@ -384,15 +385,30 @@ async fn a_deactivated_or_deleted_members_token_gets_401_from_every_project_endp
     database: TestDatabase,
 ) {
     let team = team(&database).await;
+    let list = || call(&team.app, &team.editor, "GET", "/projects", None);
+    assert_eq!(listed(&team.app, &team.editor, "/projects").await.len(), 1);
     team.app.set_account(&team.editor, Some(false)).await;
     for body in team.expect(team.editor.token(), [401; 8]).await {
         assert_eq!(body["message"], "Unauthorized");
     }
+    let (status, body) = list().await;
+    assert_eq!((status, &body["message"]), (401, &json!("Unauthorized")));
     team.assert_unchanged().await;
     team.app.set_account(&team.editor, None).await;
     for body in team.expect(team.editor.token(), [401; 8]).await {
         assert_eq!(body["message"], "Unauthorized");
     }
+    let (status, body) = list().await;
+    assert_eq!((status, &body["message"]), (401, &json!("Unauthorized")));
+}
+
+/// An empty page is where the list query cannot tell an active caller from a signed-out one; it
+/// still answers 200 for an active member of nothing.
+async fn an_active_user_in_no_project_gets_an_empty_first_page(database: TestDatabase) {
+    let team = team(&database).await;
+    let (status, body) = call(&team.app, &team.newcomer, "GET", "/projects", None).await;
+    let meta = json!({"limit": 20, "next_cursor": null});
+    assert_eq!((status, body), (200, json!({"data": [], "meta": meta})));
 }
 
 async fn hidden_project_answers_with_the_same_status_and_body_as_a_missing_one(
