@@ -397,11 +397,11 @@ fn api_labels() -> Vec<(String, String)> {
             ),
             (
                 format!("{name}_pgbench_tps"),
-                format!("pgbench of {label}'s statements, transactions/s"),
+                format!("pgbench, the statements of {label}, transactions/s"),
             ),
             (
                 format!("{name}_pgbench_latency_ms"),
-                format!("pgbench of {label}'s statements, mean latency (ms)"),
+                format!("pgbench, the statements of {label}, mean latency (ms)"),
             ),
         ]);
     }
