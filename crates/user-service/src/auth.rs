@@ -182,9 +182,10 @@ fn hash_worker(queue: &crossbeam_channel::Receiver<Job>) {
 }
 
 /// A caller whose token is valid, not yet looked up. The endpoints that act on one project or
-/// conversation take this instead of [`CurrentUser`]: `domain::access` checks that he is still an
-/// active user in the same query that reads the row and his role on it, so such a request costs
-/// one database round trip instead of two. Its id is only for those queries, never to act on.
+/// conversation, and the project and conversation lists, take this instead of [`CurrentUser`]:
+/// `domain::access` checks that he is still an active user in the same query that reads the rows
+/// (and his role), so such a request costs one statement instead of two. Its id is only for those
+/// queries, never to act on.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller(Uuid);
 

@@ -8,7 +8,7 @@
 //! A project (or conversation) the caller may not see is reported as missing, with the same error
 //! as one that does not exist, so ids cannot be probed. The caller himself (still an active user?)
 //! and his role are read in the same query that fetches the row (joins on his user row and his
-//! membership): one round trip, no check-then-fetch.
+//! membership): one statement, no check-then-fetch.
 
 use sea_orm::sea_query::{
     Expr, ExprTrait, IntoCondition, IntoIden, Query, SelectStatement, SimpleExpr,
@@ -158,7 +158,7 @@ impl<T: FromQueryResult> FromQueryResult for WithRole<T> {
 const MEMBER_ROLE: &str = "member_role";
 
 /// The caller, if he is an active user, and the row `join` left-joins to him (`T`, of the entity
-/// `select_also` added), with his role on `project_id`'s project: one query, one round trip. No
+/// `select_also` added), with his role on `project_id`'s project: one statement. No
 /// row means he is not (or no longer) an active user: 401.
 async fn caller_with<T, E>(
     db: &impl ConnectionTrait,
