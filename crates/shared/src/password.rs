@@ -185,8 +185,14 @@ mod tests {
             let made = hash("Admin@123", cost).unwrap();
             let parameters = |phc: &str| phc.rsplitn(3, '$').nth(2).map(str::to_owned);
             assert_eq!(parameters(&unmatched), parameters(&made), "{cost:?}");
-            assert!(!verify("", &unmatched));
-            assert!(!verify("Admin@123", &unmatched));
+            // Some(false): a real argon2 verification that did not match, not a string refused
+            // (which would make a login without a stored hash answer fast).
+            let mut scratch = Scratch::default();
+            assert_eq!(verify_in("", &unmatched, &mut scratch), Some(false));
+            assert_eq!(
+                verify_in("Admin@123", &unmatched, &mut scratch),
+                Some(false)
+            );
         }
     }
 

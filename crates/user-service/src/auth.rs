@@ -92,9 +92,11 @@ impl Tokens {
 }
 
 /// argon2 off the async runtime, on `hash_concurrency` threads of its own, so a login flood
-/// queues for them instead of taking every worker thread. Each thread keeps its argon2 memory
-/// (19 MiB) while it has work, and gives it back after [`IDLE_RELEASE`] without any: memory is
-/// bounded by the thread count during a flood and returns to idle after it.
+/// queues for them instead of taking every worker thread; a queued job whose request gave up is
+/// skipped. Each thread verifies in argon2 memory (19 MiB) it keeps while it has work and gives
+/// back after [`IDLE_RELEASE`] without any; a new hash (registration, password change) allocates
+/// its own for its duration. Memory is bounded by the thread count during a flood and returns to
+/// idle after it.
 pub struct Passwords {
     jobs: crossbeam_channel::Sender<Job>,
     cost: HashCost,
@@ -157,7 +159,10 @@ impl Passwords {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let span = Span::current();
         let job: Job = Box::new(move |scratch| {
-            let _ = reply.send(span.in_scope(|| work(scratch)));
+            // A request that gave up (timed out, client gone) while queued costs nothing more.
+            if !reply.is_closed() {
+                let _ = reply.send(span.in_scope(|| work(scratch)));
+            }
         });
         self.jobs
             .send(job)
