@@ -37,6 +37,7 @@ command -v pgbench >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v bc >/dev/null 2>&1 || missing+=(bc)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -47,6 +48,12 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   [ -n "$version" ] && pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 fi
+
+# The API section reads PostgreSQL's log and needs Redis: fail now rather than after the rest.
+pg_log=${BENCH_PG_LOG:-$(ls -t /var/log/postgresql/postgresql-*-main.log 2>/dev/null | head -n 1)}
+[ -r "$pg_log" ] || { say "cannot read PostgreSQL's log (set BENCH_PG_LOG to its path)"; exit 1; }
+redis_url=${BENCH_REDIS_URL:-redis://127.0.0.1:6379}
+redis-cli -u "$redis_url" ping >/dev/null 2>&1 || { say "Redis at $redis_url does not answer"; exit 1; }
 
 # --- build --------------------------------------------------------------------------------------
 say "building release binaries"
@@ -145,14 +152,14 @@ fi
 deep=$((data_messages * 9 / 10))  # how deep the deep page starts
 api_rounds=${BENCH_API_REPETITIONS:-3}
 member=test@chatai.com member_password=Test@123
-pg_log=${BENCH_PG_LOG:-$(ls -t /var/log/postgresql/postgresql-*-main.log 2>/dev/null | head -n 1)}
+# The service's hashing threads and the bare-argon2 threads: the same bound, set on both.
 hash_threads=$(nproc)
+export PASSWORD_HASH_CONCURRENCY=$hash_threads
 export JWT_SECRET=bench-secret-bench-secret-bench-secret SEED_ON_START=false MIGRATE_ON_START=false
 # One account logs in over and over: the throttle's per-email budget would answer 429 to all but
 # a few concurrent attempts (a failure is reserved before the password is checked).
 export LOGIN_MAX_FAILURES=1000000 LOGIN_MAX_FAILURES_PER_ADDRESS=1000000
-export REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379} REDIS_KEY_PREFIX="bench-$$:"
-redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1 || { say "Redis at $REDIS_URL does not answer"; exit 1; }
+export REDIS_URL=$redis_url REDIS_KEY_PREFIX="bench-$$:"
 
 say "building the data set: $data_users users, $data_projects projects, $data_conversations conversations, $data_messages messages"
 start=$(now_ns)
@@ -196,9 +203,15 @@ start_service() { # port [env...]: starts the service, waits until ready, prints
   done
   echo "$pid"
 }
-stop() { # pid: stops a process started by a subshell and waits until it is gone
+stop() { # pid: stops a process started by a subshell and waits until it has exited (a zombie
+  # left to an init that does not reap counts as exited), for at most 15 s
   kill "$1" 2>/dev/null || true
-  while kill -0 "$1" 2>/dev/null; do sleep 0.1; done
+  for _ in $(seq 1 150); do
+    kill -0 "$1" 2>/dev/null || return 0
+    [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ] && return 0
+    sleep 0.1
+  done
+  say "process $1 did not stop"
 }
 token_from() { # port
   curl -sf -X POST -H 'Content-Type: application/json' -d "$login_body" "$base:$1/auth/login" \

@@ -5,9 +5,11 @@
 //! Each `$n` becomes the pgbench variable `:pn`, defined with `-D pn=value` (one definition a
 //! line in the defines file), so with `-M prepared` pgbench prepares the statement and binds the
 //! values as the service does. A `NULL` value, or an empty string (pgbench cannot define an
-//! empty variable), is written into the text. One change: an
-//! `INSERT`'s `id` becomes `gen_random_uuid()`, since replaying the service's id would violate
-//! the primary key from the second transaction on.
+//! empty variable), is written into the text. One change: an `INSERT` makes its `id` and its
+//! timestamps fresh in each transaction, as the service does ([`TIME_ORDERED_ID`], a UUIDv7
+//! like the service's, and `clock_timestamp()`): replaying the service's id would violate the
+//! primary key from the second transaction on, and a random one would land anywhere in the
+//! index where the service's land at its right edge.
 
 use std::fmt::Write as _;
 
@@ -120,11 +122,27 @@ fn parameters(detail: &str) -> Vec<Option<String>> {
     values
 }
 
+/// A UUIDv7 made by PostgreSQL 15 (which has no function for it): the milliseconds of
+/// `clock_timestamp()`, the version, random bits, the variant, random bits.
+const TIME_ORDERED_ID: &str = "(lpad(to_hex(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') \
+     || '7' || lpad(to_hex(floor(random() * 4096)::int), 3, '0') \
+     || to_hex(8 + floor(random() * 4)::int) || lpad(to_hex(floor(random() * 4096)::int), 3, '0') \
+     || lpad(to_hex(floor(random() * 281474976710656)::bigint), 12, '0'))::uuid";
+
+/// What an `INSERT` makes fresh for each row instead of the logged value, by column.
+fn generated(column: &str) -> Option<&'static str> {
+    match column {
+        "\"id\"" => Some(TIME_ORDERED_ID),
+        "\"created_at\"" | "\"updated_at\"" => Some("clock_timestamp()"),
+        _ => None,
+    }
+}
+
 fn render(statements: &[Logged]) -> (String, String) {
     let mut script = String::new();
     let mut defines = String::new();
     for (index, statement) in statements.iter().enumerate() {
-        let generated_id = inserted_id_position(&statement.sql);
+        let fresh = inserted_columns(&statement.sql);
         let mut sql = String::new();
         let mut rest = statement.sql.as_str();
         while let Some(dollar) = rest.find('$') {
@@ -138,8 +156,11 @@ fn render(statements: &[Logged]) -> (String, String) {
                 sql.push('$');
                 continue;
             };
-            if Some(number) == generated_id {
-                sql.push_str("gen_random_uuid()");
+            if let Some(expression) = fresh
+                .get(number.wrapping_sub(1))
+                .and_then(|column| generated(column))
+            {
+                sql.push_str(expression);
                 continue;
             }
             let value = number
@@ -162,16 +183,17 @@ fn render(statements: &[Logged]) -> (String, String) {
     (script, defines)
 }
 
-/// For `INSERT INTO "t" ("id", ...) VALUES ($1, ...)`: the number of the parameter that holds
-/// the id.
-fn inserted_id_position(sql: &str) -> Option<usize> {
-    let rest = sql.strip_prefix("INSERT INTO ")?;
-    let columns = &rest[rest.find('(')? + 1..];
-    let columns = &columns[..columns.find(')')?];
-    let position = columns
-        .split(',')
-        .position(|column| column.trim() == "\"id\"")?;
-    Some(position + 1)
+/// For `INSERT INTO "t" ("id", ...) VALUES ($1, ...)`: the column names in order, the n-th
+/// filled by parameter n (one row, as the entities insert). Empty for any other statement.
+fn inserted_columns(sql: &str) -> Vec<&str> {
+    let columns = || {
+        let rest = sql.strip_prefix("INSERT INTO ")?;
+        let columns = &rest[rest.find('(')? + 1..];
+        Some(&columns[..columns.find(')')?])
+    };
+    columns()
+        .map(|list| list.split(',').map(str::trim).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -183,9 +205,9 @@ mod tests {
 2026-11-25 17:40:01.123 UTC [12] postgres@bench LOG:  execute sqlx_s_1: SELECT \"a\" FROM \"t\" WHERE \"id\" = $1 AND \"x\" = $2 AND \"z\" = $3 AND \"y\" = $10
 2026-11-25 17:40:01.123 UTC [12] postgres@bench DETAIL:  parameters: $1 = 'it''s', $2 = NULL, $3 = '', $4 = '4', $5 = '5', $6 = '6', $7 = '7', $8 = '8', $9 = '9', $10 = 'ten'
 2026-11-25 17:40:01.124 UTC [12] postgres@bench LOG:  statement: BEGIN
-2026-11-25 17:40:01.125 UTC [12] postgres@bench LOG:  execute sqlx_s_2: INSERT INTO \"m\" (\"id\", \"body\") VALUES ($1, $2)
+2026-11-25 17:40:01.125 UTC [12] postgres@bench LOG:  execute sqlx_s_2: INSERT INTO \"m\" (\"id\", \"body\", \"created_at\") VALUES ($1, $2, $3)
 \tRETURNING \"id\"
-2026-11-25 17:40:01.125 UTC [12] postgres@bench DETAIL:  parameters: $1 = '0193', $2 = 'hello, world'
+2026-11-25 17:40:01.125 UTC [12] postgres@bench DETAIL:  parameters: $1 = '0193', $2 = 'hello, world', $3 = '2026-11-25 17:40:01.125+00'
 ";
 
     #[test]
@@ -199,18 +221,21 @@ mod tests {
         assert_eq!(statements[1].sql, "BEGIN");
         assert_eq!(
             statements[2].sql,
-            "INSERT INTO \"m\" (\"id\", \"body\") VALUES ($1, $2)\nRETURNING \"id\""
+            "INSERT INTO \"m\" (\"id\", \"body\", \"created_at\") VALUES ($1, $2, $3)\nRETURNING \"id\""
         );
     }
 
     #[test]
-    fn the_script_binds_variables_inlines_nulls_and_empty_strings_and_generates_inserted_ids() {
+    fn the_script_binds_variables_inlines_nulls_and_empty_strings_and_makes_inserted_ids_and_times_fresh()
+     {
         let (script, defines) = render(&parse(LOG, "bench"));
         assert_eq!(
             script,
-            "SELECT \"a\" FROM \"t\" WHERE \"id\" = :s0p1 AND \"x\" = NULL AND \"z\" = '' AND \"y\" = :s0p10;\n\
+            format!(
+                "SELECT \"a\" FROM \"t\" WHERE \"id\" = :s0p1 AND \"x\" = NULL AND \"z\" = '' AND \"y\" = :s0p10;\n\
              BEGIN;\n\
-             INSERT INTO \"m\" (\"id\", \"body\") VALUES (gen_random_uuid(), :s2p2) RETURNING \"id\";\n"
+             INSERT INTO \"m\" (\"id\", \"body\", \"created_at\") VALUES ({TIME_ORDERED_ID}, :s2p2, clock_timestamp()) RETURNING \"id\";\n"
+            )
         );
         assert_eq!(defines, "s0p1=it's\ns0p10=ten\ns2p2=hello, world\n");
     }
