@@ -101,11 +101,14 @@ record rss_idle_kb "$(awk '/VmRSS/ {print $2}' "/proc/$service_pid/status")"
 commits() { psql "$DATABASE_URL" -qAt -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"; }
 commits_before=$(commits)
 
+record_wrk() { # name: records wrk's figures (bench/wrk.lua's output, on stdin) under name
+  awk -v name="$1" '$1 ~ /^(rps|p50_ms|p99_ms|non2xx|socket_errors|requests)$/ { print name "_" $1, $2 }' >>"$samples"
+}
 load() { # name url [wrk options]: records the figures, prints requests/s
   local name=$1 url=$2 out
   shift 2
   out=$(wrk -t2 -c"$connections" -d"${duration}s" -s bench/wrk.lua "$@" "$url" 2>/dev/null)
-  echo "$out" | awk -v name="$name" '$1 ~ /^(rps|p50_ms|p99_ms|non2xx|socket_errors|requests)$/ { print name "_" $1, $2 }' >>"$samples"
+  echo "$out" | record_wrk "$name"
   echo "$out" | awk '$1 == "rps" { print $2 }'
 }
 pgbench_select1() { # records the figures, prints TPS
@@ -301,7 +304,7 @@ done
 login_duration=$((duration > 5 ? duration : 5))
 login() { # name: wrk of logins for login_duration, prints requests/s
   BENCH_METHOD=POST BENCH_BODY=$login_body wrk -t2 -c"$connections" -d"${login_duration}s" -s bench/wrk.lua "$base:$api_port/auth/login" 2>/dev/null \
-    | tee >(awk -v name="$1" '$1 ~ /^(rps|p50_ms|p99_ms|non2xx|socket_errors|requests)$/ { print name "_" $1, $2 }' >>"$samples") \
+    | tee >(record_wrk "$1") \
     | awk '$1 == "rps" { print $2 }'
 }
 argon2_rate() {
@@ -314,7 +317,7 @@ for round in 1 2; do
 done
 me_p99() { # name: /auth/me on 4 connections for duration, prints p99 (ms)
   wrk -t1 -c4 -d"${duration}s" -s bench/wrk.lua "${auth[@]}" "$base:$api_port/auth/me" 2>/dev/null \
-    | tee >(awk -v name="$1" '$1 ~ /^(rps|p50_ms|p99_ms|non2xx|socket_errors|requests)$/ { print name "_" $1, $2 }' >>"$samples") \
+    | tee >(record_wrk "$1") \
     | awk '$1 == "p99_ms" { print $2 }'
 }
 flooded_me_p99() {
