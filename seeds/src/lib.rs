@@ -185,6 +185,8 @@ struct ResolvedRow {
     development_password: Option<String>,
 }
 
+/// Resolves the secret columns of every row, then hashes them. Every row is resolved (and the
+/// guard applied) before any is hashed or written, so a refusal stores nothing.
 async fn resolve_passwords(
     file: &str,
     secret_columns: &[String],
@@ -192,7 +194,47 @@ async fn resolve_passwords(
     passwords: DevelopmentPasswords,
     env: &impl Env,
 ) -> Result<Vec<ResolvedRow>, SeedError> {
-    // Resolve (and apply the guard to) every row before hashing or writing any.
+    let plans = plan_secrets(file, secret_columns, rows, passwords, env)?;
+    let mut resolved = Vec::new();
+    for plan in plans {
+        resolved.push(hash_secrets(plan).await?);
+    }
+    Ok(resolved)
+}
+
+/// A row whose secrets are resolved to passwords but not hashed yet.
+struct PlannedRow {
+    row: Map<String, Value>,
+    secrets: Vec<PlannedSecret>,
+}
+
+/// One secret column of a row and the password it stores.
+struct PlannedSecret {
+    field: String,
+    password: String,
+    /// Whether the password is the published development one (and so may be shown).
+    is_development: bool,
+}
+
+/// What one secret field resolves to.
+enum Resolution {
+    Password {
+        password: String,
+        is_development: bool,
+    },
+    /// A development password the guard refused, named by its variable (else by its row).
+    Refused(String),
+}
+
+/// The passwords of every row's secret columns. A refused development password does not stop
+/// the walk: the error lists every variable to set, not only the first.
+fn plan_secrets(
+    file: &str,
+    secret_columns: &[String],
+    rows: Vec<Map<String, Value>>,
+    passwords: DevelopmentPasswords,
+    env: &impl Env,
+) -> Result<Vec<PlannedRow>, SeedError> {
     let mut plans = Vec::new();
     let mut refused = Vec::new();
     for (index, row) in rows.into_iter().enumerate() {
@@ -204,71 +246,116 @@ async fn resolve_passwords(
                 continue;
             };
             let record = format!("{file} row {}", index + 1);
-            let secret = value
-                .as_object()
-                .filter(|secret| {
-                    !secret.is_empty()
-                        && secret.iter().all(|(key, value)| {
-                            matches!(key.as_str(), "development" | "env") && value.is_string()
-                        })
-                })
-                .ok_or_else(|| SeedError::Data {
-                    file: file.to_owned(),
-                    problem: format!(
-                        "{record}: {field} is a secret column: write it as {{ development = \"…\", env = \"VARIABLE\" }}"
-                    ),
-                })?;
-            let development = secret.get("development").and_then(Value::as_str);
-            let variable = secret.get("env").and_then(Value::as_str);
-            let from_env = match variable {
-                Some(variable) => env.get(variable)?,
-                None => None,
-            };
-            let (password, is_development) = match (from_env, development) {
-                (Some(password), _) => (password, false),
-                (None, Some(_)) if passwords == DevelopmentPasswords::Refused => {
-                    refused.push(variable.unwrap_or(&record).to_owned());
-                    continue;
-                }
-                (None, Some(development)) => (development.to_owned(), true),
-                (None, None) => {
-                    return Err(SeedError::Data {
-                        file: file.to_owned(),
-                        problem: format!(
-                            "{record}: {field} needs {} to be set",
-                            variable.unwrap_or("a value")
-                        ),
-                    });
-                }
-            };
-            secrets.push((field.clone(), password, is_development));
+            match resolve_secret(file, &record, field, value, passwords, env)? {
+                Resolution::Password {
+                    password,
+                    is_development,
+                } => secrets.push(PlannedSecret {
+                    field: field.clone(),
+                    password,
+                    is_development,
+                }),
+                Resolution::Refused(name) => refused.push(name),
+            }
         }
-        plans.push((row, secrets));
+        plans.push(PlannedRow { row, secrets });
     }
     if !refused.is_empty() {
         return Err(SeedError::DevelopmentPasswordsRefused { variables: refused });
     }
+    Ok(plans)
+}
 
-    let mut resolved = Vec::new();
-    for (mut row, secrets) in plans {
-        let mut development_password = None;
-        for (field, password, is_development) in secrets {
-            let plain = password.clone();
-            let phc = tokio::task::spawn_blocking(move || password::hash(&plain, HashCost::Owasp))
-                .await
-                .map_err(|error| SeedError::Hash(error.to_string()))?
-                .map_err(|error| SeedError::Hash(error.to_string()))?;
-            row.insert(field, Value::String(phc));
-            if is_development {
-                development_password = Some(password);
-            }
+/// One secret field: the value of its variable when set, else its development password when
+/// the guard allows it; with neither there is nothing to store.
+fn resolve_secret(
+    file: &str,
+    record: &str,
+    field: &str,
+    value: &Value,
+    passwords: DevelopmentPasswords,
+    env: &impl Env,
+) -> Result<Resolution, SeedError> {
+    let secret = secret_table(file, record, field, value)?;
+    let development = secret.get("development").and_then(Value::as_str);
+    let variable = secret.get("env").and_then(Value::as_str);
+    let from_env = match variable {
+        Some(variable) => env.get(variable)?,
+        None => None,
+    };
+    Ok(match (from_env, development) {
+        (Some(password), _) => Resolution::Password {
+            password,
+            is_development: false,
+        },
+        (None, Some(_)) if passwords == DevelopmentPasswords::Refused => {
+            Resolution::Refused(variable.unwrap_or(record).to_owned())
         }
-        resolved.push(ResolvedRow {
-            values: row,
-            development_password,
-        });
+        (None, Some(development)) => Resolution::Password {
+            password: development.to_owned(),
+            is_development: true,
+        },
+        (None, None) => {
+            return Err(SeedError::Data {
+                file: file.to_owned(),
+                problem: format!(
+                    "{record}: {field} needs {} to be set",
+                    variable.unwrap_or("a value")
+                ),
+            });
+        }
+    })
+}
+
+/// A secret column must be a `{ development = "…", env = "VARIABLE" }` table (one key or both,
+/// nothing else): a plain value would put the secret itself in the data file.
+fn secret_table<'a>(
+    file: &str,
+    record: &str,
+    field: &str,
+    value: &'a Value,
+) -> Result<&'a Map<String, Value>, SeedError> {
+    value
+        .as_object()
+        .filter(|secret| {
+            !secret.is_empty()
+                && secret.iter().all(|(key, value)| {
+                    matches!(key.as_str(), "development" | "env") && value.is_string()
+                })
+        })
+        .ok_or_else(|| SeedError::Data {
+            file: file.to_owned(),
+            problem: format!(
+                "{record}: {field} is a secret column: write it as {{ development = \"…\", env = \"VARIABLE\" }}"
+            ),
+        })
+}
+
+/// Replaces each secret of the row with its argon2id hash (on the blocking pool: hashing is
+/// slow on purpose), keeping the development password so it may be shown.
+async fn hash_secrets(plan: PlannedRow) -> Result<ResolvedRow, SeedError> {
+    let PlannedRow { mut row, secrets } = plan;
+    let mut development_password = None;
+    for PlannedSecret {
+        field,
+        password,
+        is_development,
+    } in secrets
+    {
+        let plain = password.clone();
+        let phc = tokio::task::spawn_blocking(move || password::hash(&plain, HashCost::Owasp))
+            .await
+            .map_err(|error| SeedError::Hash(error.to_string()))?
+            .map_err(|error| SeedError::Hash(error.to_string()))?;
+        row.insert(field, Value::String(phc));
+        if is_development {
+            development_password = Some(password);
+        }
     }
-    Ok(resolved)
+    Ok(ResolvedRow {
+        values: row,
+        development_password,
+    })
 }
 
 /// Builds an insertable model from one row: the primary key gets a fresh UUIDv7 and any

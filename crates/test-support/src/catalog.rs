@@ -137,8 +137,22 @@ fn index_from_row(row: &QueryResult) -> Index {
     }
 }
 
+/// The catalog of the current PostgreSQL schema, one query per part.
 async fn read_postgres(db: &DatabaseConnection) -> Catalog {
-    let tables = rows(
+    Catalog {
+        tables: postgres_tables(db).await,
+        columns: postgres_columns(db).await,
+        enums: postgres_enums(db).await,
+        indexes: postgres_indexes(db).await,
+        foreign_keys: postgres_foreign_keys(db).await,
+        checks: postgres_checks(db).await,
+        objects: postgres_objects(db).await,
+    }
+}
+
+/// The ordinary tables (`relkind = 'r'`), by name.
+async fn postgres_tables(db: &DatabaseConnection) -> Vec<String> {
+    rows(
         db,
         "SELECT c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY 1",
@@ -146,9 +160,12 @@ async fn read_postgres(db: &DatabaseConnection) -> Catalog {
     .await
     .iter()
     .map(|row| text(row, "name"))
-    .collect();
+    .collect()
+}
 
-    let columns = rows(
+/// The live columns of those tables (no system or dropped ones), in table order.
+async fn postgres_columns(db: &DatabaseConnection) -> Vec<Column> {
+    rows(
         db,
         "SELECT c.relname::text AS table_name, a.attname::text AS column_name, \
                 format_type(a.atttypid, a.atttypmod) AS data_type, \
@@ -164,8 +181,12 @@ async fn read_postgres(db: &DatabaseConnection) -> Catalog {
     .await
     .iter()
     .map(column_from_row)
-    .collect();
+    .collect()
+}
 
+/// The enum types with their labels: the query returns one row per label, grouped here by
+/// type, in declaration order.
+async fn postgres_enums(db: &DatabaseConnection) -> Vec<(String, Vec<String>)> {
     let mut enums: Vec<(String, Vec<String>)> = Vec::new();
     for row in rows(
         db,
@@ -181,8 +202,12 @@ async fn read_postgres(db: &DatabaseConnection) -> Catalog {
             _ => enums.push((name, vec![label])),
         }
     }
+    enums
+}
 
-    let indexes = rows(
+/// Every index, with its columns in key order.
+async fn postgres_indexes(db: &DatabaseConnection) -> Vec<Index> {
+    rows(
         db,
         "SELECT t.relname::text AS table_name, i.relname::text AS index_name, \
                 CASE WHEN ix.indisunique THEN 'YES' ELSE 'NO' END AS is_unique, \
@@ -195,9 +220,13 @@ async fn read_postgres(db: &DatabaseConnection) -> Catalog {
     .await
     .iter()
     .map(index_from_row)
-    .collect();
+    .collect()
+}
 
-    let foreign_keys = rows(
+/// The foreign keys, with both sides' columns in key order and the `ON DELETE` action spelled
+/// out.
+async fn postgres_foreign_keys(db: &DatabaseConnection) -> Vec<ForeignKey> {
+    rows(
         db,
         "SELECT c.conname::text AS name, t.relname::text AS table_name, rt.relname::text AS ref_table, \
                 CASE c.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'r' THEN 'RESTRICT' \
@@ -220,9 +249,12 @@ async fn read_postgres(db: &DatabaseConnection) -> Catalog {
         on_delete: text(row, "on_delete"),
         name: text(row, "name"),
     })
-    .collect();
+    .collect()
+}
 
-    let checks = rows(
+/// The CHECK constraints, as PostgreSQL prints their definitions.
+async fn postgres_checks(db: &DatabaseConnection) -> Vec<(String, String)> {
+    rows(
         db,
         "SELECT t.relname::text AS table_name, pg_get_constraintdef(c.oid) AS definition FROM pg_constraint c \
          JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace \
@@ -231,9 +263,13 @@ async fn read_postgres(db: &DatabaseConnection) -> Catalog {
     .await
     .iter()
     .map(|row| (text(row, "table_name"), text(row, "definition")))
-    .collect();
+    .collect()
+}
 
-    let objects = rows(
+/// Every named object of the schema (relations, types, constraints, functions) and the
+/// extensions besides `plpgsql`, so a test can prove nothing is left behind.
+async fn postgres_objects(db: &DatabaseConnection) -> Vec<String> {
+    rows(
         db,
         "SELECT 'relation:' || c.relkind::text || ':' || c.relname::text AS object FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() \
@@ -250,17 +286,7 @@ async fn read_postgres(db: &DatabaseConnection) -> Catalog {
     .await
     .iter()
     .map(|row| text(row, "object"))
-    .collect();
-
-    Catalog {
-        tables,
-        columns,
-        enums,
-        indexes,
-        foreign_keys,
-        checks,
-        objects,
-    }
+    .collect()
 }
 
 async fn read_sqlite(db: &DatabaseConnection) -> Catalog {
