@@ -1,11 +1,15 @@
-//! Fresh databases for tests: one PostgreSQL database (or one SQLite file) per test, created on
-//! demand and dropped when the test ends, and readers of the database catalog.
+//! What the workspace's tests share: fresh databases (one PostgreSQL database, or one SQLite
+//! file, per test, created on demand and dropped when the test ends), readers of the database
+//! catalog ([`catalog`]), a holder of the migration lock ([`lock`]) and the shape of the HTTP
+//! answers ([`http`]).
 //!
 //! PostgreSQL comes from `TEST_DATABASE_URL`, else `postgres://postgres:postgres@127.0.0.1:5432`.
 //! When no server answers, a test says loudly that it was skipped, except under `CI=true`,
 //! where that is a failure.
 
 pub mod catalog;
+pub mod http;
+pub mod lock;
 
 use std::path::PathBuf;
 

@@ -13,7 +13,7 @@ use shared::env::{AppEnv, ConfigError, Env, parse_bool, parse_number, parse_or};
 use shared::password::HashCost;
 use shared::{Backend, DatabaseConfig};
 
-pub use crate::throttle::ThrottleSettings;
+pub use crate::auth::throttle::ThrottleSettings;
 
 /// Every variable the service reads besides the database ones (`shared::database::vars`).
 pub mod vars {

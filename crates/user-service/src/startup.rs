@@ -22,16 +22,16 @@ use tower::{Service, ServiceBuilder};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::auth::{Passwords, Tokens};
+use crate::auth::{Auth, LoginThrottle, Passwords, Tokens};
 use crate::config::{HttpSettings, Settings};
-use crate::cors::CorsForOriginsLayer;
 use crate::database_health::{DatabaseHealth, spawn_probe};
-use crate::domain::users::{self, Email};
-use crate::error::{Message, envelope};
+use crate::domain::Email;
+use crate::domain::users;
 use crate::http;
-use crate::request_trace::{REQUEST_ID, RequestTraceLayer};
+use crate::http::cors::CorsForOriginsLayer;
+use crate::http::error::{Message, envelope};
+use crate::http::request_trace::{REQUEST_ID, RequestTraceLayer};
 use crate::state::{AppContext, AppState};
-use crate::throttle::LoginThrottle;
 use secrecy::ExposeSecret;
 use shared::env::AppEnv;
 
@@ -136,11 +136,13 @@ impl Application {
             backend: settings.database.backend(),
             database_health,
             database_probe,
-            tokens: Tokens::new(&settings.auth),
-            passwords,
-            published,
-            registration: settings.auth.registration,
-            throttle,
+            auth: Auth {
+                tokens: Tokens::new(&settings.auth),
+                passwords,
+                throttle,
+                published,
+                registration: settings.auth.registration,
+            },
             trusted_proxies: settings.http.trusted_proxies.clone(),
         });
         let redis_check = spawn_redis_check(state.clone(), settings.health.probe_interval);
@@ -363,13 +365,13 @@ async fn refuse_published_passwords(
 /// Keeps the Redis state of the login throttle (and of `/health`) current.
 fn spawn_redis_check(state: AppState, interval: std::time::Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
-        if state.throttle.redis_connected().is_none() {
+        if state.auth.throttle.redis_connected().is_none() {
             return;
         }
         let mut ticks = tokio::time::interval(interval);
         loop {
             ticks.tick().await;
-            state.throttle.check_redis().await;
+            state.auth.throttle.check_redis().await;
         }
     })
 }

@@ -1,5 +1,5 @@
 //! What every handler can reach. Cloned for every request, so it is one `Arc`: one reference
-//! count to touch instead of one per field (contended atomics are not free at 100k requests/s).
+//! count to touch instead of one per field (contended atomics are not free under load).
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -7,11 +7,10 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 use shared::Backend;
 
-use crate::auth::{Passwords, Tokens};
-use crate::config::Registration;
-use crate::database_health::{DatabaseHealth, DatabaseProbe};
-use crate::throttle::LoginThrottle;
 use ipnet::IpNet;
+
+use crate::auth::Auth;
+use crate::database_health::{DatabaseHealth, DatabaseProbe};
 
 #[derive(Clone)]
 pub struct AppState(Arc<AppContext>);
@@ -21,12 +20,7 @@ pub struct AppContext {
     pub backend: Backend,
     pub database_health: Arc<DatabaseHealth>,
     pub database_probe: DatabaseProbe,
-    pub tokens: Tokens,
-    pub passwords: Passwords,
-    /// Seeded accounts' published passwords, which never log in (production only; else empty).
-    pub published: Vec<(String, String)>,
-    pub registration: Registration,
-    pub throttle: LoginThrottle,
+    pub auth: Auth,
     pub trusted_proxies: Vec<IpNet>,
 }
 

@@ -7,7 +7,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use migration::{LockSettings, MIGRATION_LOCK_KEY};
-use sea_orm::sqlx::{self, Connection, PgConnection};
+use test_support::lock::LockHolder;
 use test_support::{ScratchDir, TestDatabase, postgres_or_skip};
 
 /// The wait every test here configures.
@@ -32,46 +32,6 @@ async fn up_expecting_to_give_up(database: &TestDatabase) -> (String, Duration) 
 
 fn settings() -> LockSettings {
     LockSettings { timeout: TIMEOUT }
-}
-
-/// A session of its own, recognisable in `pg_stat_activity`, holding the migration lock the
-/// way a hung migrator would. Returns it and its backend pid.
-async fn hold_advisory_lock(
-    database: &TestDatabase,
-    application_name: &str,
-) -> (PgConnection, i32) {
-    let options = database
-        .config
-        .postgres_options()
-        .unwrap_or_else(|| panic!("a PostgreSQL test database has connect options"))
-        .clone()
-        .application_name(application_name);
-    let mut holder = PgConnection::connect_with(&options)
-        .await
-        .unwrap_or_else(|error| panic!("connect the lock holder: {error}"));
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(MIGRATION_LOCK_KEY)
-        .execute(&mut holder)
-        .await
-        .unwrap_or_else(|error| panic!("take the migration lock: {error}"));
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut holder)
-        .await
-        .unwrap_or_else(|error| panic!("pg_backend_pid: {error}"));
-    (holder, pid)
-}
-
-async fn release_advisory_lock(mut holder: PgConnection) {
-    let released: bool = sqlx::query_scalar("SELECT pg_advisory_unlock($1)")
-        .bind(MIGRATION_LOCK_KEY)
-        .fetch_one(&mut holder)
-        .await
-        .unwrap_or_else(|error| panic!("release the migration lock: {error}"));
-    assert!(released, "the holder held the lock");
-    holder
-        .close()
-        .await
-        .unwrap_or_else(|error| panic!("close the holder: {error}"));
 }
 
 /// The exclusive lock on the file beside the SQLite database, taken as another process would.
@@ -133,7 +93,8 @@ async fn nothing_applied(database: &TestDatabase) {
 async fn postgres_up_gives_up_naming_the_holders_pid_and_application_name_then_succeeds_once_released()
  {
     let database = postgres_or_skip!();
-    let (holder, pid) = hold_advisory_lock(&database, "lock-test-holder").await;
+    let holder = LockHolder::take(&database, "lock-test-holder").await;
+    let pid = holder.pid;
 
     let (error, elapsed) = up_expecting_to_give_up(&database).await;
     assert!(
@@ -152,7 +113,7 @@ async fn postgres_up_gives_up_naming_the_holders_pid_and_application_name_then_s
     );
     nothing_applied(&database).await;
 
-    release_advisory_lock(holder).await;
+    holder.release().await;
     migration::up_with(&database.db, &database.config, settings())
         .await
         .unwrap_or_else(|error| panic!("up after the lock was released: {error}"));
@@ -166,7 +127,7 @@ async fn postgres_up_gives_up_naming_the_holders_pid_and_application_name_then_s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_waiting_up_takes_the_lock_once_it_is_released() {
     let database = postgres_or_skip!();
-    let (holder, _) = hold_advisory_lock(&database, "lock-test-holder").await;
+    let holder = LockHolder::take(&database, "lock-test-holder").await;
     let waiter = {
         let config = database.config.clone();
         tokio::spawn(async move {
@@ -193,7 +154,7 @@ async fn postgres_a_waiting_up_takes_the_lock_once_it_is_released() {
         assert!(!waiter.is_finished(), "the waiter stopped waiting");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    release_advisory_lock(holder).await;
+    holder.release().await;
     waiter
         .await
         .unwrap_or_else(|error| panic!("waiter task: {error}"))
@@ -208,7 +169,8 @@ async fn postgres_a_waiting_up_takes_the_lock_once_it_is_released() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_cli_exits_1_naming_the_holders_pid_and_application_name() {
     let database = postgres_or_skip!();
-    let (holder, pid) = hold_advisory_lock(&database, "lock-test-cli-holder").await;
+    let holder = LockHolder::take(&database, "lock-test-cli-holder").await;
+    let pid = holder.pid;
 
     let output = migration_up(
         &database,
@@ -232,7 +194,7 @@ async fn postgres_cli_exits_1_naming_the_holders_pid_and_application_name() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    release_advisory_lock(holder).await;
+    holder.release().await;
     let output = migration_up(
         &database,
         &[("MIGRATION_LOCK_TIMEOUT_MS", TIMEOUT_MS)],

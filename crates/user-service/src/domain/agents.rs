@@ -3,26 +3,28 @@
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use shared::entities::agent;
 
-use crate::error::Result;
-use crate::pagination::{Page, PageRequest};
+use super::Result;
+use super::access::{self, CurrentUser};
+use super::paging::{Page, PageRequest};
 
-/// A page of agents, newest first: active ones, or every one with `include_inactive`.
+/// A page of agents, newest first: active ones, or (admins only) every one with
+/// `include_inactive`.
 pub async fn list(
     db: &impl ConnectionTrait,
+    caller: &CurrentUser,
     include_inactive: bool,
     page: &PageRequest,
 ) -> Result<Page<agent::Model>> {
     let mut query = agent::Entity::find();
-    if !include_inactive {
+    if include_inactive {
+        access::require_admin(caller)?;
+    } else {
         query = query.filter(agent::Column::Active.eq(true));
     }
-    let rows = page
-        .apply(
-            query,
-            (agent::Entity, agent::Column::CreatedAt),
-            (agent::Entity, agent::Column::Id),
-        )
-        .all(db)
-        .await?;
-    Ok(page.finish(rows, |agent| (agent.created_at, agent.id)))
+    let columns = (
+        (agent::Entity, agent::Column::CreatedAt),
+        (agent::Entity, agent::Column::Id),
+    );
+    page.read(db, query, columns, |row| (row.created_at, row.id))
+        .await
 }

@@ -1,12 +1,24 @@
 //! The service's rules, as plain async functions over a connection or a transaction: what the
-//! handlers call after parsing a request, testable without HTTP. Who may do what is decided in
-//! [`access`]; the other modules hold each resource's queries and invariants.
+//! handlers call after parsing a request, testable without HTTP. It knows no web framework and
+//! no status code: it answers with its own [`Error`], which `http` maps to a response.
+//!
+//! - [`access`]: who the caller is ([`Caller`], [`CurrentUser`]) and who may do what;
+//! - [`values`]: the values a request carries, valid by construction ([`Email`], [`Name`], …);
+//! - [`paging`]: keyset pages, the one way every list pages;
+//! - [`users`], [`projects`], [`conversations`], [`agents`]: each resource's queries and rules.
 
 pub mod access;
 pub mod agents;
 pub mod conversations;
+mod error;
+pub mod paging;
 pub mod projects;
 pub mod users;
+pub mod values;
+
+pub use access::{Caller, CurrentUser};
+pub use error::{Error, Result};
+pub use values::Email;
 
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,

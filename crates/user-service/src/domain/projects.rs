@@ -9,11 +9,10 @@ use sea_orm::{
 use shared::entities::{ProjectRole, project, project_member, user};
 use uuid::Uuid;
 
-use super::{begin_write, locks_rows};
-use crate::auth::Caller;
-use crate::domain::access::Need;
-use crate::error::{ApiError, Result};
-use crate::pagination::{Page, PageRequest};
+use super::access::{self, Caller, Need, ProjectAccess};
+use super::paging::{Page, PageRequest};
+use super::values::{Description, Email, Name};
+use super::{Error, Result, begin_write, locks_rows, users};
 
 pub const MEMBER_NOT_FOUND: &str = "Member not found";
 const LAST_OWNER: &str = "the last owner of a project cannot be removed or demoted";
@@ -25,13 +24,13 @@ pub type ProjectWithRole = (project::Model, Option<ProjectRole>);
 pub async fn create(
     db: &DatabaseConnection,
     owner: Uuid,
-    name: String,
-    description: Option<String>,
+    name: Name,
+    description: Option<Description>,
 ) -> Result<project::Model> {
     let txn = db.begin().await?;
     let project = project::ActiveModel {
-        name: Set(name),
-        description: Set(description),
+        name: Set(name.into_string()),
+        description: Set(description.map(Description::into_string)),
         owner_id: Set(owner),
         is_deleted: Set(false),
         ..project::ActiveModel::new()
@@ -50,15 +49,18 @@ pub async fn create(
     Ok(project)
 }
 
-/// A page of live projects, newest first: the caller's, or (`all`, admins: checked before) every
-/// one. The caller is checked in the same statement (`access::while_active`).
+/// A page of live projects, newest first: the caller's, or (`all`: admins only) every one. The
+/// caller is checked in the same statement (`access::while_active`).
 pub async fn list(
     db: &impl ConnectionTrait,
     caller: Caller,
     all: bool,
     page: &PageRequest,
 ) -> Result<Page<ProjectWithRole>> {
-    let membership = super::access::membership_of(caller.claimed_id());
+    if all {
+        access::require_admin(&caller.look_up(db).await?)?;
+    }
+    let membership = access::membership_of(caller.claimed_id());
     let join = if all {
         JoinType::LeftJoin
     } else {
@@ -66,41 +68,54 @@ pub async fn list(
     };
     let query = project::Entity::find()
         .filter(project::Column::IsDeleted.eq(false))
-        .filter(super::access::while_active(caller))
+        .filter(access::while_active(caller))
         .join(join, membership)
         .select_also(project_member::Entity);
-    let rows = page
-        .apply(
-            query,
-            (project::Entity, project::Column::CreatedAt),
-            (project::Entity, project::Column::Id),
-        )
-        .all(db)
+    let columns = (
+        (project::Entity, project::Column::CreatedAt),
+        (project::Entity, project::Column::Id),
+    );
+    let page = page
+        .read(db, query, columns, |(project, _)| {
+            (project.created_at, project.id)
+        })
         .await?;
-    super::access::confirm_empty(db, caller, &rows).await?;
-    Ok(page
-        .finish(rows, |(project, _)| (project.created_at, project.id))
-        .map(|(project, member)| (project, member.map(|member| member.role))))
+    access::confirm_empty(db, caller, &page.rows).await?;
+    Ok(page.map(|(project, member)| (project, member.map(|member| member.role))))
 }
 
+/// Project `id` as the caller sees it (viewer and up), with his role.
+pub async fn get(
+    db: &impl ConnectionTrait,
+    caller: Caller,
+    id: Uuid,
+) -> Result<(project::Model, ProjectAccess)> {
+    let (_, project, access) = access::project(db, caller, id, Need::Read).await?;
+    Ok((project, access))
+}
+
+/// Changes project `id` (editor and up); answers it with the caller's access.
 pub async fn update(
     db: &impl ConnectionTrait,
-    project: project::Model,
-    name: Option<String>,
-    description: Option<Option<String>>,
-) -> Result<project::Model> {
+    caller: Caller,
+    id: Uuid,
+    name: Option<Name>,
+    description: Option<Option<Description>>,
+) -> Result<(project::Model, ProjectAccess)> {
+    let (_, project, access) = access::project(db, caller, id, Need::Write).await?;
     let mut active = project.into_active_model();
     if let Some(name) = name {
-        active.name = Set(name);
+        active.name = Set(name.into_string());
     }
     if let Some(description) = description {
-        active.description = Set(description);
+        active.description = Set(description.map(Description::into_string));
     }
-    Ok(active.update(db).await?)
+    Ok((active.update(db).await?, access))
 }
 
-/// Soft delete: the project, its members and its conversations answer 404 from now on.
-pub async fn soft_delete(db: &impl ConnectionTrait, project: project::Model) -> Result<()> {
+/// Soft delete (owner): the project, its members and its conversations answer 404 from now on.
+pub async fn soft_delete(db: &impl ConnectionTrait, caller: Caller, id: Uuid) -> Result<()> {
+    let (_, project, _) = access::project(db, caller, id, Need::Own).await?;
     let mut active = project.into_active_model();
     active.is_deleted = Set(true);
     active.update(db).await?;
@@ -110,49 +125,51 @@ pub async fn soft_delete(db: &impl ConnectionTrait, project: project::Model) -> 
 /// A member with the user he is.
 pub type Member = (project_member::Model, user::Model);
 
-/// A page of the project's members, newest membership first.
+/// A page of the project's members (viewer and up), newest membership first.
 pub async fn members(
     db: &impl ConnectionTrait,
+    caller: Caller,
     project_id: Uuid,
     page: &PageRequest,
 ) -> Result<Page<Member>> {
+    access::project(db, caller, project_id, Need::Read).await?;
     let query = project_member::Entity::find()
         .filter(project_member::Column::ProjectId.eq(project_id))
         .find_also_related(user::Entity);
-    let rows = page
-        .apply(
-            query,
-            (project_member::Entity, project_member::Column::CreatedAt),
-            (project_member::Entity, project_member::Column::Id),
-        )
-        .all(db)
+    let columns = (
+        (project_member::Entity, project_member::Column::CreatedAt),
+        (project_member::Entity, project_member::Column::Id),
+    );
+    let page = page
+        .read(db, query, columns, |(member, _)| {
+            (member.created_at, member.id)
+        })
         .await?;
-    let members: Vec<Member> = rows
-        .into_iter()
-        .filter_map(|(member, user)| Some((member, user?)))
-        .collect();
-    Ok(page.finish(members, |(member, _)| (member.created_at, member.id)))
+    // A membership's user always exists (the foreign key cascades); the join is an inner one.
+    Ok(page.filter_map(|(member, user)| Some((member, user?))))
 }
 
 /// Who to add: an id or an email (already normalised).
 #[derive(Debug)]
 pub enum NewMember {
     Id(Uuid),
-    Email(super::users::Email),
+    Email(Email),
 }
 
-/// Adds a member: 404 when no such user, 409 when he already is one.
+/// Adds a member (owner): 404 when no such user, 409 when he already is one.
 pub async fn add_member(
     db: &impl ConnectionTrait,
+    caller: Caller,
     project_id: Uuid,
     who: NewMember,
     role: ProjectRole,
 ) -> Result<Member> {
+    access::project(db, caller, project_id, Need::Own).await?;
     let user = match who {
-        NewMember::Id(id) => super::users::find(db, id).await?,
-        NewMember::Email(email) => super::users::find_by_email(db, &email).await?,
+        NewMember::Id(id) => users::find(db, id).await?,
+        NewMember::Email(email) => users::find_by_email(db, &email).await?,
     }
-    .ok_or(ApiError::NotFound(super::users::USER_NOT_FOUND))?;
+    .ok_or(Error::NotFound(users::USER_NOT_FOUND))?;
     let member = project_member::ActiveModel {
         project_id: Set(project_id),
         user_id: Set(user.id),
@@ -164,11 +181,35 @@ pub async fn add_member(
     Ok((member, user))
 }
 
+/// Gives member `user_id` of the project another role (owner), keeping at least one owner.
+pub async fn change_role(
+    db: &DatabaseConnection,
+    caller: Caller,
+    project_id: Uuid,
+    user_id: Uuid,
+    role: ProjectRole,
+) -> Result<Member> {
+    let changed = change_membership(db, caller, project_id, user_id, Some(role)).await?;
+    changed.ok_or(Error::NotFound(MEMBER_NOT_FOUND))
+}
+
+/// Removes member `user_id` from the project (an owner; or the member himself, leaving),
+/// keeping at least one owner.
+pub async fn remove_member(
+    db: &DatabaseConnection,
+    caller: Caller,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> Result<()> {
+    change_membership(db, caller, project_id, user_id, None).await?;
+    Ok(())
+}
+
 /// Changes a member's role (`Some`) or removes him (`None`), keeping at least one owner. The
 /// caller must be an owner (or an admin), or be the member leaving; that is checked inside the
 /// transaction, after the owners are locked, so an owner demoted meanwhile cannot still act as
 /// one.
-pub async fn change_member(
+async fn change_membership(
     db: &DatabaseConnection,
     caller: Caller,
     project_id: Uuid,
@@ -192,7 +233,7 @@ pub async fn change_member(
             .all(&txn)
             .await?;
     }
-    super::access::project(&txn, caller, project_id, need).await?;
+    access::project(&txn, caller, project_id, need).await?;
     let found = project_member::Entity::find()
         .filter(project_member::Column::ProjectId.eq(project_id))
         .filter(project_member::Column::UserId.eq(user_id))
@@ -200,7 +241,7 @@ pub async fn change_member(
         .one(&txn)
         .await?;
     let Some((member, Some(user))) = found else {
-        return Err(ApiError::NotFound(MEMBER_NOT_FOUND));
+        return Err(Error::NotFound(MEMBER_NOT_FOUND));
     };
     let was_owner = member.role == ProjectRole::Owner;
     let changed = match role {
@@ -226,7 +267,7 @@ pub async fn change_member(
             .count(&txn)
             .await?;
         if owners == 0 {
-            return Err(ApiError::Conflict(LAST_OWNER.to_owned()));
+            return Err(Error::Conflict(LAST_OWNER.to_owned()));
         }
     }
     txn.commit().await?;

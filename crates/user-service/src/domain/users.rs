@@ -1,5 +1,7 @@
-//! Users: lookups, creation, changes and deletion, and the rule that the platform never loses
-//! its last active admin.
+//! Users: lookups, creation, changes and deletion, who may do each, and the rule that the
+//! platform never loses its last active admin.
+
+use std::future::Future;
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
@@ -10,31 +12,25 @@ use shared::entities::user::{self, ActiveModel, Column, Entity as Users, Model};
 use shared::entities::{AuthProvider, Sensitive, UserRole};
 use uuid::Uuid;
 
-use super::{begin_write, locks_rows};
-use crate::error::{ApiError, Result};
-use crate::pagination::{Page, PageRequest};
+use super::access::{self, CurrentUser, FORBIDDEN};
+use super::paging::{Page, PageRequest};
+use super::values::{AvatarUrl, Email, GivenPassword, Name, Password, Phone, SearchText};
+use super::{Error, Result, begin_write, locks_rows};
 
 pub const USER_NOT_FOUND: &str = "User not found";
 
-/// The longest email `users.email` holds.
-pub const MAX_EMAIL_LENGTH: usize = 255;
+/// Password hashing, as the rules need it: `auth::Passwords` does it off the async runtime.
+pub trait PasswordHashing: Sync {
+    /// The stored form of `plain`.
+    fn hash(&self, plain: Password) -> impl Future<Output = Result<Sensitive>> + Send;
 
-/// An email address, trimmed and lower-cased: the only form stored or compared.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Email(String);
-
-impl Email {
-    /// `None` when `raw`, normalised, is not an email address.
-    pub fn parse(raw: &str) -> Option<Self> {
-        let normalised = raw.trim().to_lowercase();
-        (normalised.chars().count() <= MAX_EMAIL_LENGTH
-            && validator::ValidateEmail::validate_email(&normalised))
-        .then_some(Self(normalised))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+    /// Whether `plain` matches `stored`; without a stored hash it still pays one verification
+    /// and answers false.
+    fn verify(
+        &self,
+        plain: GivenPassword,
+        stored: Option<Sensitive>,
+    ) -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// The active user with this id.
@@ -60,41 +56,166 @@ pub async fn find_by_email(db: &impl ConnectionTrait, email: &Email) -> Result<O
 /// until a password is set.
 #[derive(Debug)]
 pub struct NewUser {
-    pub name: String,
+    pub name: Name,
     pub email: Email,
-    pub phone: Option<String>,
+    pub phone: Option<Phone>,
     pub password: Option<Sensitive>,
     pub role: UserRole,
     pub is_active: bool,
-    pub avatar_url: Option<String>,
+    pub avatar_url: Option<AvatarUrl>,
 }
 
 pub async fn create(db: &impl ConnectionTrait, new: NewUser) -> Result<Model> {
     let user = ActiveModel {
-        name: Set(new.name),
-        email: Set(new.email.0),
-        phone: Set(new.phone),
+        name: Set(new.name.into_string()),
+        email: Set(new.email.into_string()),
+        phone: Set(new.phone.map(Phone::into_string)),
         password: Set(new.password),
         auth_provider: Set(AuthProvider::Email),
         oauth_id: Set(None),
         role: Set(new.role),
-        avatar_url: Set(new.avatar_url),
+        avatar_url: Set(new.avatar_url.map(AvatarUrl::into_string)),
         is_active: Set(new.is_active),
         ..ActiveModel::new()
     };
     Ok(user.insert(db).await?)
 }
 
-/// What a change sets; `None` leaves a field as it is (`Some(None)` clears a nullable one).
-#[derive(Debug, Default)]
-pub struct UserChanges {
-    pub name: Option<String>,
-    pub email: Option<Email>,
-    pub phone: Option<Option<String>>,
-    pub password: Option<Sensitive>,
+/// An account an admin creates: a password in plain (hashed here), or none.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub name: Name,
+    pub email: Email,
+    pub phone: Option<Phone>,
+    pub password: Option<Password>,
     pub role: Option<UserRole>,
     pub is_active: Option<bool>,
-    pub avatar_url: Option<Option<String>>,
+    pub avatar_url: Option<AvatarUrl>,
+}
+
+/// Creates an account: admins only.
+pub async fn create_account(
+    db: &impl ConnectionTrait,
+    passwords: &impl PasswordHashing,
+    caller: &CurrentUser,
+    new: NewAccount,
+) -> Result<Model> {
+    access::require_admin(caller)?;
+    let password = match new.password {
+        Some(password) => Some(passwords.hash(password).await?),
+        None => None,
+    };
+    create(
+        db,
+        NewUser {
+            name: new.name,
+            email: new.email,
+            phone: new.phone,
+            password,
+            role: new.role.unwrap_or(UserRole::User),
+            is_active: new.is_active.unwrap_or(true),
+            avatar_url: new.avatar_url,
+        },
+    )
+    .await
+}
+
+/// User `id` as `caller` may see him: an admin sees everyone, a user himself.
+pub async fn get(db: &impl ConnectionTrait, caller: &CurrentUser, id: Uuid) -> Result<Model> {
+    access::require_admin_or_self(caller, id)?;
+    find(db, id).await?.ok_or(Error::NotFound(USER_NOT_FOUND))
+}
+
+/// A change as a caller asks for it. `None` leaves a field as it is (`Some(None)` clears a
+/// nullable one). `email`, `role` and `is_active` are for admins; a user changing his own
+/// password gives the current one.
+#[derive(Debug, Default)]
+pub struct ChangeRequest {
+    pub name: Option<Name>,
+    pub email: Option<Email>,
+    pub phone: Option<Option<Phone>>,
+    pub avatar_url: Option<Option<AvatarUrl>>,
+    pub password: Option<Password>,
+    pub current_password: Option<GivenPassword>,
+    pub role: Option<UserRole>,
+    pub is_active: Option<bool>,
+}
+
+impl ChangeRequest {
+    fn names_admin_fields(&self) -> bool {
+        self.role.is_some() || self.is_active.is_some() || self.email.is_some()
+    }
+}
+
+/// Applies `change` to user `id` for `caller`: an admin may change anything of anyone; a user
+/// his own name, phone, avatar and password (with his current password).
+pub async fn change(
+    db: &DatabaseConnection,
+    passwords: &impl PasswordHashing,
+    caller: &CurrentUser,
+    id: Uuid,
+    change: ChangeRequest,
+) -> Result<Model> {
+    access::require_admin_or_self(caller, id)?;
+    let is_self = caller.id() == id;
+    let admin_fields = change.names_admin_fields();
+    if admin_fields && !caller.is_admin() {
+        return Err(Error::Forbidden(FORBIDDEN));
+    }
+    // Acting with admin rights: checked again inside the change, after the admins are locked.
+    let admin = (!is_self || admin_fields).then(|| caller.id());
+    let password = match change.password {
+        None => None,
+        Some(new_password) => {
+            if is_self {
+                let current = change
+                    .current_password
+                    .ok_or_else(|| Error::invalid("current_password should not be empty"))?;
+                if !passwords.verify(current, caller.0.password.clone()).await? {
+                    return Err(Error::Forbidden("current_password is wrong"));
+                }
+            }
+            Some(passwords.hash(new_password).await?)
+        }
+    };
+    let changes = UserChanges {
+        name: change.name.map(Name::into_string),
+        email: change.email.map(Email::into_string),
+        phone: change.phone.map(|phone| phone.map(Phone::into_string)),
+        password,
+        role: change.role,
+        is_active: change.is_active,
+        avatar_url: change
+            .avatar_url
+            .map(|avatar| avatar.map(AvatarUrl::into_string)),
+    };
+    update(db, admin, id, changes)
+        .await?
+        .ok_or(Error::NotFound(USER_NOT_FOUND))
+}
+
+/// Deletes user `id` for `caller` (an admin, or the user himself); the database cascades his
+/// projects, memberships, messages and notifications.
+pub async fn remove(db: &DatabaseConnection, caller: &CurrentUser, id: Uuid) -> Result<()> {
+    access::require_admin_or_self(caller, id)?;
+    let admin = (caller.id() != id).then(|| caller.id());
+    if delete(db, admin, id).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound(USER_NOT_FOUND))
+    }
+}
+
+/// What a change sets; `None` leaves a field as it is (`Some(None)` clears a nullable one).
+#[derive(Debug, Default)]
+struct UserChanges {
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<Option<String>>,
+    password: Option<Sensitive>,
+    role: Option<UserRole>,
+    is_active: Option<bool>,
+    avatar_url: Option<Option<String>>,
 }
 
 impl UserChanges {
@@ -110,7 +231,7 @@ const LAST_ADMIN: &str = "the last active admin cannot be deleted, demoted or de
 /// the platform without an active admin. `admin` is the caller when he acts with admin rights:
 /// he must still be an active admin when the change is made (checked after the admins are
 /// locked, so an admin demoted meanwhile cannot act as one).
-pub async fn update(
+async fn update(
     db: &DatabaseConnection,
     admin: Option<Uuid>,
     id: Uuid,
@@ -131,7 +252,7 @@ pub async fn update(
         user.name = Set(name);
     }
     if let Some(email) = changes.email {
-        user.email = Set(email.0);
+        user.email = Set(email);
     }
     if let Some(phone) = changes.phone {
         user.phone = Set(phone);
@@ -154,7 +275,7 @@ pub async fn update(
         && !is_active_admin(&updated)
         && count_active_admins(&txn).await? == 0
     {
-        return Err(ApiError::Conflict(LAST_ADMIN.to_owned()));
+        return Err(Error::Conflict(LAST_ADMIN.to_owned()));
     }
     txn.commit().await?;
     Ok(Some(updated))
@@ -162,7 +283,7 @@ pub async fn update(
 
 /// Deletes user `id`; the database cascades his projects, memberships, messages and
 /// notifications. `false` when there is no such user; 409 for the last active admin.
-pub async fn delete(db: &DatabaseConnection, admin: Option<Uuid>, id: Uuid) -> Result<bool> {
+async fn delete(db: &DatabaseConnection, admin: Option<Uuid>, id: Uuid) -> Result<bool> {
     let txn = begin_write(db).await?;
     lock_active_admins(&txn).await?;
     require_still_admin(&txn, admin).await?;
@@ -171,7 +292,7 @@ pub async fn delete(db: &DatabaseConnection, admin: Option<Uuid>, id: Uuid) -> R
     };
     Users::delete_by_id(id).exec(&txn).await?;
     if is_active_admin(&existing) && count_active_admins(&txn).await? == 0 {
-        return Err(ApiError::Conflict(LAST_ADMIN.to_owned()));
+        return Err(Error::Conflict(LAST_ADMIN.to_owned()));
     }
     txn.commit().await?;
     Ok(true)
@@ -182,7 +303,7 @@ async fn require_still_admin(txn: &impl ConnectionTrait, admin: Option<Uuid>) ->
     let Some(admin) = admin else { return Ok(()) };
     match find_active(txn, admin).await? {
         Some(user) if user.role == UserRole::Admin => Ok(()),
-        _ => Err(ApiError::Forbidden(crate::domain::access::FORBIDDEN)),
+        _ => Err(Error::Forbidden(FORBIDDEN)),
     }
 }
 
@@ -216,14 +337,18 @@ async fn count_active_admins(txn: &impl ConnectionTrait) -> Result<u64> {
         .await?)
 }
 
-/// A page of every user, newest first; `search` matches name or email, case-insensitively.
+/// A page of every user, newest first (admins only); `search` matches name or email,
+/// case-insensitively.
 pub async fn list(
     db: &impl ConnectionTrait,
-    search: Option<&str>,
+    caller: &CurrentUser,
+    search: Option<&SearchText>,
     page: &PageRequest,
 ) -> Result<Page<Model>> {
+    access::require_admin(caller)?;
     let mut query = Users::find();
-    if let Some(search) = search.map(str::trim).filter(|search| !search.is_empty()) {
+    let search = search.map(|search| search.as_str().trim());
+    if let Some(search) = search.filter(|search| !search.is_empty()) {
         // ASCII letters are folded on both sides; other letters are compared as the database's
         // lower() leaves them (docs/API.md).
         let pattern = format!("%{}%", escape_like(&search.to_ascii_lowercase()));
@@ -233,15 +358,12 @@ pub async fn list(
         };
         query = query.filter(like(Column::Name).or(like(Column::Email)));
     }
-    let rows = page
-        .apply(
-            query,
-            (user::Entity, Column::CreatedAt),
-            (user::Entity, Column::Id),
-        )
-        .all(db)
-        .await?;
-    Ok(page.finish(rows, |user| (user.created_at, user.id)))
+    let columns = (
+        (user::Entity, Column::CreatedAt),
+        (user::Entity, Column::Id),
+    );
+    page.read(db, query, columns, |user| (user.created_at, user.id))
+        .await
 }
 
 /// `text` with LIKE's wildcards taken literally.
@@ -259,15 +381,6 @@ fn escape_like(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn emails_are_trimmed_and_lower_cased() {
-        assert_eq!(
-            Email::parse("  Admin@ChatAI.com ").map(|email| email.0),
-            Some("admin@chatai.com".to_owned())
-        );
-        assert_eq!(Email::parse("not-an-email"), None);
-    }
 
     #[test]
     fn like_wildcards_are_escaped() {

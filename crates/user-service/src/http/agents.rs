@@ -10,14 +10,15 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-use validator::Validate;
 
+use super::error::{ErrorBody, Result};
+use super::extract::ValidQuery;
+use super::pagination::{PageBody, page_request};
 use super::timestamp;
-use crate::auth::CurrentUser;
-use crate::domain::{access, agents};
-use crate::error::{ErrorBody, Result};
-use crate::extract::ValidQuery;
-use crate::pagination::{Page, PageRequest};
+use crate::domain::CurrentUser;
+use crate::domain::agents;
+use crate::domain::paging::Direction;
+use crate::domain::values::Limit;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -60,15 +61,14 @@ impl From<agent::Model> for AgentResponse {
     }
 }
 
-#[derive(Debug, Default, Deserialize, Validate, IntoParams)]
-#[serde(default)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListAgentsQuery {
     /// Admins only: inactive agents too.
     include_inactive: Option<bool>,
     /// Page size, 1 to 100 (default 20).
-    #[validate(range(min = 1, max = 100))]
-    limit: Option<u64>,
+    #[param(inline)]
+    limit: Option<Limit>,
     /// `meta.next_cursor` of the previous page.
     cursor: Option<String>,
 }
@@ -77,19 +77,16 @@ pub struct ListAgentsQuery {
 #[utoipa::path(get, path = "/agents", tag = "agents", params(ListAgentsQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = Page<AgentResponse>),
+        (status = 200, body = PageBody<AgentResponse>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     ))]
 async fn list_agents(
     State(state): State<AppState>,
     caller: CurrentUser,
     ValidQuery(query): ValidQuery<ListAgentsQuery>,
-) -> Result<Json<Page<AgentResponse>>> {
+) -> Result<Json<PageBody<AgentResponse>>> {
+    let page = page_request(query.limit, query.cursor.as_deref(), Direction::NewestFirst)?;
     let include_inactive = query.include_inactive.unwrap_or(false);
-    if include_inactive {
-        access::require_admin(&caller)?;
-    }
-    let page = PageRequest::newest_first(query.limit, query.cursor.as_deref())?;
-    let agents = agents::list(&state.db, include_inactive, &page).await?;
-    Ok(Json(agents.map(AgentResponse::from)))
+    let agents = agents::list(&state.db, &caller, include_inactive, &page).await?;
+    Ok(Json(PageBody::new(agents, AgentResponse::from)))
 }

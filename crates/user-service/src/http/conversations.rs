@@ -13,76 +13,26 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-use validator::{Validate, ValidationError};
 
+use super::error::{ErrorBody, Result};
+use super::extract::{Id, ValidJson, ValidQuery};
+use super::pagination::{PageBody, page_request};
 use super::{nullable, timestamp};
-use crate::auth::Caller;
-use crate::domain::access::{self, Need};
+use crate::domain::Caller;
 use crate::domain::conversations::{self, NewConversation, NewMessage};
-use crate::error::{ApiError, ErrorBody, Result};
-use crate::extract::{Id, ValidJson, ValidQuery};
-use crate::pagination::{Direction, Page, PageRequest};
+use crate::domain::paging::Direction;
+use crate::domain::values::{Attachments, Limit, Metadata, ThreadId, Title, UserMessage};
 use crate::state::AppState;
-use crate::validation::fail;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_conversations, create_conversation))
         .routes(routes!(
             get_conversation,
-            put_conversation,
-            patch_conversation,
+            update_conversation,
             delete_conversation
         ))
         .routes(routes!(list_messages, post_message))
-}
-
-/// How deep `metadata` and `attachments` may nest.
-pub const MAX_JSON_DEPTH: usize = 32;
-
-fn depth(value: &Value) -> usize {
-    match value {
-        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
-        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
-        _ => 0,
-    }
-}
-
-fn valid_metadata(value: &Value) -> Result<(), ValidationError> {
-    if !value.is_object() {
-        return Err(fail("must be a JSON object"));
-    }
-    if depth(value) > MAX_JSON_DEPTH {
-        return Err(fail("must not nest deeper than 32 levels"));
-    }
-    Ok(())
-}
-
-fn valid_attachments(value: &Value) -> Result<(), ValidationError> {
-    let Some(items) = value.as_array() else {
-        return Err(fail("must be an array of objects"));
-    };
-    if !items.iter().all(Value::is_object) {
-        return Err(fail("must be an array of objects"));
-    }
-    if depth(value) > MAX_JSON_DEPTH {
-        return Err(fail("must not nest deeper than 32 levels"));
-    }
-    Ok(())
-}
-
-fn valid_thread_id(value: &str) -> Result<(), ValidationError> {
-    let valid = (1..=100).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if valid {
-        Ok(())
-    } else {
-        Err(fail(
-            "must be 1 to 100 characters of A-Z, a-z, 0-9, _ and -",
-        ))
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -114,15 +64,14 @@ impl From<conversation::Model> for ConversationResponse {
     }
 }
 
-#[derive(Debug, Default, Deserialize, Validate, IntoParams)]
-#[serde(default)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListConversationsQuery {
     /// Only this project's conversations (404 if the caller cannot see it).
     project_id: Option<Uuid>,
     /// Page size, 1 to 100 (default 20).
-    #[validate(range(min = 1, max = 100))]
-    limit: Option<u64>,
+    #[param(inline)]
+    limit: Option<Limit>,
     /// `meta.next_cursor` of the previous page.
     cursor: Option<String>,
 }
@@ -131,36 +80,29 @@ pub struct ListConversationsQuery {
 #[utoipa::path(get, path = "/conversations", tag = "conversations",
     params(ListConversationsQuery), security(("bearer" = [])),
     responses(
-        (status = 200, body = Page<ConversationResponse>),
+        (status = 200, body = PageBody<ConversationResponse>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 async fn list_conversations(
     State(state): State<AppState>,
     caller: Caller,
     ValidQuery(query): ValidQuery<ListConversationsQuery>,
-) -> Result<Json<Page<ConversationResponse>>> {
-    let page = PageRequest::newest_first(query.limit, query.cursor.as_deref())?;
-    if let Some(project_id) = query.project_id {
-        access::project(&state.db, caller, project_id, Need::Read).await?;
-    }
+) -> Result<Json<PageBody<ConversationResponse>>> {
+    let page = page_request(query.limit, query.cursor.as_deref(), Direction::NewestFirst)?;
     let conversations = conversations::list(&state.db, caller, query.project_id, &page).await?;
-    Ok(Json(conversations.map(ConversationResponse::from)))
+    Ok(Json(PageBody::new(
+        conversations,
+        ConversationResponse::from,
+    )))
 }
 
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
-#[serde(default)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateConversationRequest {
-    #[validate(required)]
-    project_id: Option<Uuid>,
-    #[validate(length(min = 1, max = 255))]
-    #[schema(example = "Refund questions")]
-    title: String,
-    #[validate(custom(function = valid_metadata))]
-    #[schema(value_type = Option<Object>)]
-    metadata: Option<Value>,
-    /// 1 to 100 of `[A-Za-z0-9_-]`; generated when absent.
-    #[validate(custom(function = valid_thread_id))]
-    thread_id: Option<String>,
+    project_id: Uuid,
+    title: Title,
+    metadata: Option<Metadata>,
+    /// Generated when absent.
+    thread_id: Option<ThreadId>,
 }
 
 /// Start a conversation in a project (editor and up).
@@ -176,20 +118,13 @@ async fn create_conversation(
     caller: Caller,
     ValidJson(body): ValidJson<CreateConversationRequest>,
 ) -> Result<(StatusCode, Json<ConversationResponse>)> {
-    let project_id = body
-        .project_id
-        .ok_or_else(|| ApiError::invalid("project_id should not be empty"))?;
-    access::project(&state.db, caller, project_id, Need::Write).await?;
-    let conversation = conversations::create(
-        &state.db,
-        NewConversation {
-            project_id,
-            title: body.title,
-            metadata: body.metadata,
-            thread_id: body.thread_id,
-        },
-    )
-    .await?;
+    let new = NewConversation {
+        project_id: body.project_id,
+        title: body.title,
+        metadata: body.metadata,
+        thread_id: body.thread_id,
+    };
+    let conversation = conversations::create(&state.db, caller, new).await?;
     Ok((StatusCode::CREATED, Json(conversation.into())))
 }
 
@@ -205,65 +140,37 @@ async fn get_conversation(
     caller: Caller,
     Id(id): Id,
 ) -> Result<Json<ConversationResponse>> {
-    let (_, conversation) = access::conversation(&state.db, caller, id, Need::Read).await?;
-    Ok(Json(conversation.into()))
+    Ok(Json(
+        conversations::get(&state.db, caller, id).await?.into(),
+    ))
 }
 
 /// A partial change; `metadata` may be `null` to clear it.
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
-#[serde(default)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateConversationRequest {
-    #[validate(length(min = 1, max = 255))]
-    title: Option<String>,
-    #[serde(deserialize_with = "nullable")]
-    #[validate(custom(function = valid_metadata))]
-    #[schema(value_type = Option<Object>)]
-    metadata: Option<Option<Value>>,
+    title: Option<Title>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Metadata>)]
+    metadata: Option<Option<Metadata>>,
 }
 
-/// Change a conversation (editor and up).
-#[utoipa::path(put, path = "/conversations/{id}", tag = "conversations",
+/// Change a conversation (editor and up). `PUT` and `PATCH` are the same: both take a partial
+/// body.
+#[utoipa::path(method(put, patch), path = "/conversations/{id}", tag = "conversations",
     params(("id" = Uuid, Path)), request_body = UpdateConversationRequest, security(("bearer" = [])),
     responses(
         (status = 200, body = ConversationResponse),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
-async fn put_conversation(
-    state: State<AppState>,
-    caller: Caller,
-    id: Id,
-    body: ValidJson<UpdateConversationRequest>,
-) -> Result<Json<ConversationResponse>> {
-    update_conversation(state, caller, id, body).await
-}
-
-/// Change a conversation (editor and up); the same as `PUT`.
-#[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations",
-    params(("id" = Uuid, Path)), request_body = UpdateConversationRequest, security(("bearer" = [])),
-    responses(
-        (status = 200, body = ConversationResponse),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-    ))]
-async fn patch_conversation(
-    state: State<AppState>,
-    caller: Caller,
-    id: Id,
-    body: ValidJson<UpdateConversationRequest>,
-) -> Result<Json<ConversationResponse>> {
-    update_conversation(state, caller, id, body).await
-}
-
 async fn update_conversation(
     State(state): State<AppState>,
     caller: Caller,
     Id(id): Id,
     ValidJson(body): ValidJson<UpdateConversationRequest>,
 ) -> Result<Json<ConversationResponse>> {
-    let (_, conversation) = access::conversation(&state.db, caller, id, Need::Write).await?;
     let conversation =
-        conversations::update(&state.db, conversation, body.title, body.metadata).await?;
+        conversations::update(&state.db, caller, id, body.title, body.metadata).await?;
     Ok(Json(conversation.into()))
 }
 
@@ -280,8 +187,7 @@ async fn delete_conversation(
     caller: Caller,
     Id(id): Id,
 ) -> Result<StatusCode> {
-    let (_, conversation) = access::conversation(&state.db, caller, id, Need::Write).await?;
-    conversations::soft_delete(&state.db, conversation).await?;
+    conversations::soft_delete(&state.db, caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -330,15 +236,15 @@ pub enum MessageOrder {
     Desc,
 }
 
-#[derive(Debug, Default, Deserialize, Validate, IntoParams)]
-#[serde(default)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListMessagesQuery {
     /// `asc` (oldest first, default) or `desc` (newest first).
+    #[param(inline)]
     order: Option<MessageOrder>,
     /// Page size, 1 to 100 (default 20).
-    #[validate(range(min = 1, max = 100))]
-    limit: Option<u64>,
+    #[param(inline)]
+    limit: Option<Limit>,
     /// `meta.next_cursor` of the previous page (of the same order).
     cursor: Option<String>,
 }
@@ -347,7 +253,7 @@ pub struct ListMessagesQuery {
 #[utoipa::path(get, path = "/conversations/{id}/messages", tag = "conversations",
     params(("id" = Uuid, Path), ListMessagesQuery), security(("bearer" = [])),
     responses(
-        (status = 200, body = Page<MessageResponse>),
+        (status = 200, body = PageBody<MessageResponse>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 async fn list_messages(
@@ -355,28 +261,22 @@ async fn list_messages(
     caller: Caller,
     Id(id): Id,
     ValidQuery(query): ValidQuery<ListMessagesQuery>,
-) -> Result<Json<Page<MessageResponse>>> {
+) -> Result<Json<PageBody<MessageResponse>>> {
     let direction = match query.order.unwrap_or_default() {
         MessageOrder::Asc => Direction::OldestFirst,
         MessageOrder::Desc => Direction::NewestFirst,
     };
-    let page = PageRequest::new(query.limit, query.cursor.as_deref(), direction)?;
-    access::conversation(&state.db, caller, id, Need::Read).await?;
-    let messages = conversations::messages(&state.db, id, &page).await?;
-    Ok(Json(messages.map(MessageResponse::from)))
+    let page = page_request(query.limit, query.cursor.as_deref(), direction)?;
+    let messages = conversations::messages(&state.db, caller, id, &page).await?;
+    Ok(Json(PageBody::new(messages, MessageResponse::from)))
 }
 
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
-#[serde(default)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct PostMessageRequest {
-    #[validate(length(min = 1, max = 100000))]
-    #[schema(example = "How do I get a refund?")]
-    user_message: String,
+    user_message: UserMessage,
     /// An active agent.
     agent_id: Option<Uuid>,
-    #[validate(custom(function = valid_attachments))]
-    #[schema(value_type = Option<Vec<Object>>)]
-    attachments: Option<Value>,
+    attachments: Option<Attachments>,
 }
 
 /// Post the caller's message (editor and up).
@@ -393,17 +293,11 @@ async fn post_message(
     Id(id): Id,
     ValidJson(body): ValidJson<PostMessageRequest>,
 ) -> Result<(StatusCode, Json<MessageResponse>)> {
-    let (caller, _) = access::conversation(&state.db, caller, id, Need::Write).await?;
-    let message = conversations::post_message(
-        &state.db,
-        id,
-        caller.id(),
-        NewMessage {
-            user_message: body.user_message,
-            agent_id: body.agent_id,
-            attachments: body.attachments,
-        },
-    )
-    .await?;
+    let new = NewMessage {
+        user_message: body.user_message,
+        agent_id: body.agent_id,
+        attachments: body.attachments,
+    };
+    let message = conversations::post_message(&state.db, caller, id, new).await?;
     Ok((StatusCode::CREATED, Json(message.into())))
 }

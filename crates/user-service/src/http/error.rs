@@ -9,9 +9,10 @@ use axum::Json;
 use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sea_orm::{DbErr, SqlErr};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::domain;
 
 /// `Result` with [`ApiError`] as the default error.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
@@ -150,95 +151,22 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// What a violated unique constraint means to a client, by constraint: the PostgreSQL name, or
-/// SQLite's `table.column` list.
-const UNIQUE_CONSTRAINTS: [(&str, &str, &str); 5] = [
-    ("UQ_users_email", "users.email", "email already exists"),
-    ("UQ_users_phone", "users.phone", "phone already exists"),
-    (
-        "UQ_conversations_thread_id",
-        "conversations.thread_id",
-        "thread_id already exists",
-    ),
-    (
-        "UQ_project_members_project_user",
-        "project_members.project_id, project_members.user_id",
-        "user is already a member of this project",
-    ),
-    ("UQ_agents_name", "agents.name", "name already exists"),
-];
-
-impl From<DbErr> for ApiError {
-    fn from(error: DbErr) -> Self {
-        if let Some(SqlErr::UniqueConstraintViolation(detail)) = error.sql_err()
-            && let Some((_, _, message)) = UNIQUE_CONSTRAINTS
-                .iter()
-                .find(|(name, columns, _)| detail.contains(name) || detail.contains(columns))
-        {
-            return Self::Conflict((*message).to_owned());
-        }
-        if is_unavailable(&error) {
-            return Self::Unavailable(error.to_string());
-        }
-        if is_data_error(&error) {
-            // Validation should have caught it first; answer for the input all the same.
-            tracing::warn!(%error, "the database refused a value the validation let through");
-            return Self::BadRequest(
-                "a value is out of the range the database can store".to_owned(),
-            );
-        }
-        Self::Internal(error.to_string())
-    }
-}
-
-/// A fault of the database's availability rather than of the statement: no connection in time,
-/// a lost connection, a server shutting down or overloaded, a busy SQLite file.
-fn is_unavailable(error: &DbErr) -> bool {
-    use sea_orm::RuntimeErr;
-    use sea_orm::sqlx::Error as Sqlx;
-    match error {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
-            match &**error {
-                Sqlx::Io(_)
-                | Sqlx::Tls(_)
-                | Sqlx::PoolTimedOut
-                | Sqlx::PoolClosed
-                | Sqlx::WorkerCrashed
-                | Sqlx::Protocol(_) => true,
-                Sqlx::Database(database) => {
-                    // SQLite: 5 SQLITE_BUSY, 6 SQLITE_LOCKED (and their extended codes);
-                    // PostgreSQL: class 57 (shutdown), 53 (resources), 08 (connection), and
-                    // 40001/40P01 (a serialisation failure or deadlock the client may retry).
-                    let code = database.code().unwrap_or_default();
-                    matches!(code.as_ref(), "5" | "6" | "517" | "261" | "40001" | "40P01")
-                        || code.starts_with("57")
-                        || code.starts_with("53")
-                        || code.starts_with("08")
-                }
-                _ => false,
+impl From<domain::Error> for ApiError {
+    fn from(error: domain::Error) -> Self {
+        use domain::Error;
+        match error {
+            Error::Invalid(messages) => Self::Validation(messages),
+            Error::Refused(message) => Self::BadRequest(message.to_owned()),
+            Error::Unauthenticated(message) => Self::Unauthorized(message),
+            Error::Forbidden(message) => Self::Forbidden(message),
+            Error::NotFound(message) => Self::NotFound(message),
+            Error::Conflict(message) => Self::Conflict(message),
+            Error::TooManyAttempts { retry_after_secs } => {
+                Self::TooManyRequests { retry_after_secs }
             }
+            Error::Unavailable(cause) => Self::Unavailable(cause),
+            Error::Internal(cause) => Self::Internal(cause),
         }
-        _ => false,
-    }
-}
-
-/// PostgreSQL refused a value (SQLSTATE class 22: too long, out of range, bad format) or a
-/// check or foreign key (23514, 23503): input the validation should have refused.
-fn is_data_error(error: &DbErr) -> bool {
-    use sea_orm::RuntimeErr;
-    use sea_orm::sqlx::Error as Sqlx;
-    match error {
-        DbErr::Exec(RuntimeErr::SqlxError(error)) | DbErr::Query(RuntimeErr::SqlxError(error)) => {
-            match &**error {
-                Sqlx::Database(database) => {
-                    let code = database.code().unwrap_or_default();
-                    code.starts_with("22") || matches!(code.as_ref(), "23514" | "23503")
-                }
-                _ => false,
-            }
-        }
-        _ => false,
     }
 }
 

@@ -1,28 +1,34 @@
 //! The request extractors every endpoint uses. Each answers a bad request with the API's error
 //! envelope (never axum's plain-text rejections):
-//! - [`ValidJson`]: a JSON object body, unknown fields refused, validated.
-//! - [`ValidQuery`]: the query string, unknown parameters refused, validated.
+//! - [`ValidJson`]: a JSON object body, unknown fields refused, every field valid.
+//! - [`ValidQuery`]: the query string, unknown parameters refused, every parameter valid.
 //! - [`Id`] and [`Ids`]: UUID path parameters.
+//! - [`Caller`] (a verified token) and [`CurrentUser`] (its user, looked up and active).
+//! - [`ClientAddress`]: the client's address, for the throttles.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::header::AUTHORIZATION;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
-use validator::Validate;
 
-use crate::error::ApiError;
-use crate::validation;
+use super::error::ApiError;
+use super::validation;
+use crate::domain::access::UNAUTHORIZED;
+use crate::domain::{Caller, CurrentUser};
+use crate::state::AppState;
 
 /// A validated JSON body.
 pub struct ValidJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ValidJson<T>
 where
-    T: DeserializeOwned + Validate,
+    T: DeserializeOwned + ToSchema,
     S: Send + Sync,
 {
     type Rejection = ApiError;
@@ -44,10 +50,10 @@ where
                 })?;
         let value: Value = serde_json::from_slice(&bytes)
             .map_err(|error| ApiError::BadRequest(format!("body is not valid JSON ({error})")))?;
-        if !value.is_object() {
+        let Value::Object(map) = value else {
             return Err(ApiError::invalid("body must be a JSON object"));
-        }
-        validation::from_value(value).map(Self)
+        };
+        validation::from_object(map).map(Self)
     }
 }
 
@@ -76,65 +82,14 @@ pub struct ValidQuery<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for ValidQuery<T>
 where
-    T: DeserializeOwned + Validate,
+    T: DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or("");
-        let mut problems = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-            if value.contains('\0') {
-                problems.push(format!("{name} must not contain NUL characters"));
-            }
-            if !seen.insert(name.clone()) {
-                problems.push(format!("{name} must be given once"));
-            }
-        }
-        let mut unknown = Vec::new();
-        let deserializer =
-            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        let parsed: Result<T, _> = serde_path_to_error::deserialize(
-            serde_ignored::Deserializer::new(deserializer, &mut |path: serde_ignored::Path<'_>| {
-                unknown.push(validation::ignored_path(&path))
-            }),
-        );
-        problems.extend(
-            unknown
-                .iter()
-                .map(|name| format!("property {name} should not exist")),
-        );
-        let parsed = match parsed {
-            Ok(parsed) => parsed,
-            Err(error) => {
-                let path = error.path().to_string();
-                let inner = error.inner().to_string();
-                problems.push(query_type_message(&path, &inner));
-                return Err(ApiError::Validation(problems));
-            }
-        };
-        if let Err(errors) = parsed.validate() {
-            problems.extend(validation::messages(&errors));
-        }
-        if problems.is_empty() {
-            Ok(Self(parsed))
-        } else {
-            Err(ApiError::Validation(problems))
-        }
+        validation::from_query(parts.uri.query().unwrap_or("")).map(Self)
     }
-}
-
-/// Query values are all strings on the wire: say what the parameter should have been.
-fn query_type_message(path: &str, error: &str) -> String {
-    if error.contains("invalid digit") || error.contains("number too large") {
-        return format!("{path} must be an integer number");
-    }
-    if error.contains("provided string was not `true` or `false`") {
-        return format!("{path} must be a boolean value");
-    }
-    validation::type_message(path, error)
 }
 
 /// The `:id` path parameter, a UUID.
@@ -181,18 +136,46 @@ impl<S: Send + Sync, const N: usize> FromRequestParts<S> for Ids<N> {
     }
 }
 
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                let (scheme, token) = value.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .ok_or(ApiError::Unauthorized(UNAUTHORIZED))?;
+        state
+            .auth
+            .tokens
+            .verify(token)
+            .map(Caller::claimed)
+            .ok_or(ApiError::Unauthorized(UNAUTHORIZED))
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(caller.look_up(&state.db).await?)
+    }
+}
+
 /// The client's address for the login throttle: the TCP peer, or, when the peer is one of
 /// `TRUSTED_PROXIES`, the nearest address in `X-Forwarded-For` that is not a trusted proxy. A
 /// client cannot choose its own address unless a proxy is trusted to say it.
 pub struct ClientAddress(pub std::net::IpAddr);
 
-impl axum::extract::FromRequestParts<crate::state::AppState> for ClientAddress {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &crate::state::AppState,
-    ) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let peer = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()

@@ -7,7 +7,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{Method, Response, StatusCode};
 use axum::response::IntoResponse;
 
-use crate::error::{ApiError, Message, envelope};
+use super::error::{ApiError, Message, envelope};
 
 pub async fn not_found(method: Method, OriginalUri(uri): OriginalUri) -> Response<Body> {
     envelope(

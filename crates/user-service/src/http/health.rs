@@ -55,7 +55,7 @@ struct DatabaseSummary {
     responses((status = 200, description = "The service is up", body = Health)))]
 async fn health(State(state): State<AppState>) -> Response {
     let connected = state.database_health.is_connected();
-    let redis = state.throttle.redis_connected();
+    let redis = state.auth.throttle.redis_connected();
     match health_body(Utc::now(), connected, redis, state.backend) {
         Ok(body) => (
             [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],

@@ -1,5 +1,9 @@
-//! The HTTP API: one module per resource, each with its handlers and its request and response
-//! types. [`router`] merges them with the API docs and the NestJS-style 404 and 405 answers.
+//! Everything that speaks HTTP. One module per resource (`auth`, `users`, `projects`,
+//! `conversations`, `agents`, `health`), each with its thin handlers (parse, one call into
+//! `domain` or `auth`, answer) and its request and response types; beside them what they share:
+//! the extractors ([`extract`]), the error type and envelope ([`error`]), the validation messages
+//! ([`validation`]), pagination's wire format ([`pagination`]), the OpenAPI frame ([`openapi`]),
+//! the request-id/trace and CORS layers ([`request_trace`], [`cors`]) and the 404/405 answers.
 //!
 //! Every route is registered through utoipa's `OpenApiRouter`, so a route and its OpenAPI entry
 //! come from the same `#[utoipa::path]` and cannot drift apart.
@@ -7,18 +11,25 @@
 mod agents;
 mod auth;
 mod conversations;
+pub mod cors;
+pub mod error;
+pub mod extract;
 mod fallback;
 mod health;
+pub mod openapi;
+pub mod pagination;
 mod projects;
+pub mod request_trace;
 mod users;
+pub mod validation;
 
 use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::openapi::ApiDoc;
 use crate::state::AppState;
+use openapi::ApiDoc;
 
 pub use fallback::envelope_bare_errors;
 
@@ -34,12 +45,13 @@ pub fn api() -> OpenApiRouter<AppState> {
 }
 
 /// The OpenAPI document of every route.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+pub fn document() -> utoipa::openapi::OpenApi {
+    openapi::finish(api().into_openapi())
 }
 
 pub fn router(state: AppState) -> Router {
     let (api, document) = api().split_for_parts();
+    let document = openapi::finish(document);
     api.merge(
         SwaggerUi::new("/docs")
             .url("/docs/openapi.json", document)

@@ -1,5 +1,6 @@
 //! The OpenAPI 3.1 document's frame: title, version, the bearer scheme and the tags. The paths
-//! and schemas come from the handlers themselves (`http::api`).
+//! and schemas come from the handlers themselves (`http::api`); [`finish`] settles what the
+//! generator leaves undone.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -42,4 +43,20 @@ impl Modify for BearerToken {
                 ),
             );
     }
+}
+
+/// The finished document: an operation served for both `PUT` and `PATCH` by one handler gets
+/// an id per method (`put_user`, `patch_user`), as operation ids must be unique.
+pub fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    for item in document.paths.paths.values_mut() {
+        for (method, operation) in [("put", &mut item.put), ("patch", &mut item.patch)] {
+            if let Some(operation) = operation
+                && let Some(id) = &operation.operation_id
+                && let Some(resource) = id.strip_prefix("update_")
+            {
+                operation.operation_id = Some(format!("{method}_{resource}"));
+            }
+        }
+    }
+    document
 }

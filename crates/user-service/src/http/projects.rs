@@ -11,27 +11,21 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
-use validator::Validate;
 
-use super::users::{email, valid_email};
+use super::error::{ApiError, ErrorBody, Result};
+use super::extract::{Id, Ids, ValidJson, ValidQuery};
+use super::pagination::{PageBody, page_request};
 use super::{nullable, timestamp};
-use crate::auth::{Caller, CurrentUser};
-use crate::domain::access::{self, Need};
+use crate::domain::paging::Direction;
 use crate::domain::projects::{self, Member, NewMember};
-use crate::error::{ApiError, ErrorBody, Result};
-use crate::extract::{Id, Ids, ValidJson, ValidQuery};
-use crate::pagination::{Page, PageRequest};
+use crate::domain::values::{Description, Email, Limit, Name};
+use crate::domain::{Caller, CurrentUser};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_projects, create_project))
-        .routes(routes!(
-            get_project,
-            put_project,
-            patch_project,
-            delete_project
-        ))
+        .routes(routes!(get_project, update_project, delete_project))
         .routes(routes!(list_members, add_member))
         .routes(routes!(change_member, remove_member))
 }
@@ -64,15 +58,14 @@ impl ProjectResponse {
     }
 }
 
-#[derive(Debug, Default, Deserialize, Validate, IntoParams)]
-#[serde(default)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListProjectsQuery {
     /// Admins only: every project, not just the caller's.
     all: Option<bool>,
     /// Page size, 1 to 100 (default 20).
-    #[validate(range(min = 1, max = 100))]
-    limit: Option<u64>,
+    #[param(inline)]
+    limit: Option<Limit>,
     /// `meta.next_cursor` of the previous page.
     cursor: Option<String>,
 }
@@ -81,33 +74,27 @@ pub struct ListProjectsQuery {
 #[utoipa::path(get, path = "/projects", tag = "projects", params(ListProjectsQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = Page<ProjectResponse>),
+        (status = 200, body = PageBody<ProjectResponse>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     ))]
 async fn list_projects(
     State(state): State<AppState>,
     caller: Caller,
     ValidQuery(query): ValidQuery<ListProjectsQuery>,
-) -> Result<Json<Page<ProjectResponse>>> {
+) -> Result<Json<PageBody<ProjectResponse>>> {
+    let page = page_request(query.limit, query.cursor.as_deref(), Direction::NewestFirst)?;
     let all = query.all.unwrap_or(false);
-    if all {
-        access::require_admin(&caller.look_up(&state.db).await?)?;
-    }
-    let page = PageRequest::newest_first(query.limit, query.cursor.as_deref())?;
     let projects = projects::list(&state.db, caller, all, &page).await?;
-    Ok(Json(projects.map(|(project, role)| {
+    Ok(Json(PageBody::new(projects, |(project, role)| {
         ProjectResponse::new(project, role)
     })))
 }
 
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
-#[serde(default)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateProjectRequest {
-    #[validate(length(min = 1, max = 255))]
     #[schema(example = "Support bot")]
-    name: String,
-    #[validate(length(max = 10000))]
-    description: Option<String>,
+    name: Name,
+    description: Option<Description>,
 }
 
 /// Create a project; the caller becomes its owner.
@@ -141,64 +128,35 @@ async fn get_project(
     caller: Caller,
     Id(id): Id,
 ) -> Result<Json<ProjectResponse>> {
-    let (_, project, access) = access::project(&state.db, caller, id, Need::Read).await?;
+    let (project, access) = projects::get(&state.db, caller, id).await?;
     Ok(Json(ProjectResponse::new(project, access.role)))
 }
 
 /// A partial change; `description` may be `null` to clear it.
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
-#[serde(default)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateProjectRequest {
-    #[validate(length(min = 1, max = 255))]
-    name: Option<String>,
-    #[serde(deserialize_with = "nullable")]
-    #[validate(length(max = 10000))]
-    #[schema(value_type = Option<String>)]
-    description: Option<Option<String>>,
+    name: Option<Name>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Description>)]
+    description: Option<Option<Description>>,
 }
 
-/// Change a project (editor and up).
-#[utoipa::path(put, path = "/projects/{id}", tag = "projects", params(("id" = Uuid, Path)),
+/// Change a project (editor and up). `PUT` and `PATCH` are the same: both take a partial body.
+#[utoipa::path(method(put, patch), path = "/projects/{id}", tag = "projects", params(("id" = Uuid, Path)),
     request_body = UpdateProjectRequest, security(("bearer" = [])),
     responses(
         (status = 200, body = ProjectResponse),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
-async fn put_project(
-    state: State<AppState>,
-    caller: Caller,
-    id: Id,
-    body: ValidJson<UpdateProjectRequest>,
-) -> Result<Json<ProjectResponse>> {
-    update_project(state, caller, id, body).await
-}
-
-/// Change a project (editor and up); the same as `PUT`.
-#[utoipa::path(patch, path = "/projects/{id}", tag = "projects", params(("id" = Uuid, Path)),
-    request_body = UpdateProjectRequest, security(("bearer" = [])),
-    responses(
-        (status = 200, body = ProjectResponse),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-    ))]
-async fn patch_project(
-    state: State<AppState>,
-    caller: Caller,
-    id: Id,
-    body: ValidJson<UpdateProjectRequest>,
-) -> Result<Json<ProjectResponse>> {
-    update_project(state, caller, id, body).await
-}
-
 async fn update_project(
     State(state): State<AppState>,
     caller: Caller,
     Id(id): Id,
     ValidJson(body): ValidJson<UpdateProjectRequest>,
 ) -> Result<Json<ProjectResponse>> {
-    let (_, project, access) = access::project(&state.db, caller, id, Need::Write).await?;
-    let project = projects::update(&state.db, project, body.name, body.description).await?;
+    let (project, access) =
+        projects::update(&state.db, caller, id, body.name, body.description).await?;
     Ok(Json(ProjectResponse::new(project, access.role)))
 }
 
@@ -215,8 +173,7 @@ async fn delete_project(
     caller: Caller,
     Id(id): Id,
 ) -> Result<StatusCode> {
-    let (_, project, _) = access::project(&state.db, caller, id, Need::Own).await?;
-    projects::soft_delete(&state.db, project).await?;
+    projects::soft_delete(&state.db, caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -251,13 +208,12 @@ impl From<Member> for MemberResponse {
     }
 }
 
-#[derive(Debug, Default, Deserialize, Validate, IntoParams)]
-#[serde(default)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListMembersQuery {
     /// Page size, 1 to 100 (default 20).
-    #[validate(range(min = 1, max = 100))]
-    limit: Option<u64>,
+    #[param(inline)]
+    limit: Option<Limit>,
     /// `meta.next_cursor` of the previous page.
     cursor: Option<String>,
 }
@@ -266,7 +222,7 @@ pub struct ListMembersQuery {
 #[utoipa::path(get, path = "/projects/{id}/members", tag = "projects",
     params(("id" = Uuid, Path), ListMembersQuery), security(("bearer" = [])),
     responses(
-        (status = 200, body = Page<MemberResponse>),
+        (status = 200, body = PageBody<MemberResponse>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 async fn list_members(
@@ -274,20 +230,17 @@ async fn list_members(
     caller: Caller,
     Id(id): Id,
     ValidQuery(query): ValidQuery<ListMembersQuery>,
-) -> Result<Json<Page<MemberResponse>>> {
-    access::project(&state.db, caller, id, Need::Read).await?;
-    let page = PageRequest::newest_first(query.limit, query.cursor.as_deref())?;
-    let members = projects::members(&state.db, id, &page).await?;
-    Ok(Json(members.map(MemberResponse::from)))
+) -> Result<Json<PageBody<MemberResponse>>> {
+    let page = page_request(query.limit, query.cursor.as_deref(), Direction::NewestFirst)?;
+    let members = projects::members(&state.db, caller, id, &page).await?;
+    Ok(Json(PageBody::new(members, MemberResponse::from)))
 }
 
 /// Who to add: `user_id` or `email`, one of them.
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
-#[serde(default)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct AddMemberRequest {
     user_id: Option<Uuid>,
-    #[validate(custom(function = valid_email))]
-    email: Option<String>,
+    email: Option<Email>,
     /// Default `viewer`.
     role: Option<ProjectRole>,
 }
@@ -307,26 +260,23 @@ async fn add_member(
     Id(id): Id,
     ValidJson(body): ValidJson<AddMemberRequest>,
 ) -> Result<(StatusCode, Json<MemberResponse>)> {
-    let who = match (body.user_id, body.email.as_deref()) {
+    let who = match (body.user_id, body.email) {
         (Some(user_id), None) => NewMember::Id(user_id),
-        (None, Some(address)) => NewMember::Email(email(address)?),
+        (None, Some(email)) => NewMember::Email(email),
         _ => {
             return Err(ApiError::invalid(
                 "user_id or email must be given, not both",
             ));
         }
     };
-    access::project(&state.db, caller, id, Need::Own).await?;
     let role = body.role.unwrap_or(ProjectRole::Viewer);
-    let member = projects::add_member(&state.db, id, who, role).await?;
+    let member = projects::add_member(&state.db, caller, id, who, role).await?;
     Ok((StatusCode::CREATED, Json(member.into())))
 }
 
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
-#[serde(default)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangeMemberRequest {
-    #[validate(required)]
-    role: Option<ProjectRole>,
+    role: ProjectRole,
 }
 
 /// Change a member's role (owner). The last owner cannot be demoted.
@@ -345,9 +295,7 @@ async fn change_member(
     ValidJson(body): ValidJson<ChangeMemberRequest>,
 ) -> Result<Json<MemberResponse>> {
     let Ids([id, user_id]) = ids;
-    let member = projects::change_member(&state.db, caller, id, user_id, body.role)
-        .await?
-        .ok_or(ApiError::NotFound(projects::MEMBER_NOT_FOUND))?;
+    let member = projects::change_role(&state.db, caller, id, user_id, body.role).await?;
     Ok(Json(member.into()))
 }
 
@@ -366,6 +314,6 @@ async fn remove_member(
     ids: Ids<2>,
 ) -> Result<StatusCode> {
     let Ids([id, user_id]) = ids;
-    projects::change_member(&state.db, caller, id, user_id, None).await?;
+    projects::remove_member(&state.db, caller, id, user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

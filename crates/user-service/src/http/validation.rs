@@ -1,117 +1,260 @@
 //! Turning what is wrong with a request into NestJS/class-validator messages: one string per
-//! problem, field first (`"email must be an email"`), unknown fields as
-//! `"property foo should not exist"`.
+//! problem, each naming its field first (`"email must be an email"`), unknown fields as
+//! `"property foo should not exist"`, every problem of the request at once: unknown fields
+//! first, then the others by name.
 //!
-//! Request types derive `validator::Validate` for their constraints; the messages come from the
-//! constraint's code and parameters here, in one place, so request types carry no message text.
-//! A custom check's error carries the rest of its sentence as its message
-//! (`"must be a JSON object"`), and the field name is put in front of it.
+//! The request types are made of value types that check themselves when they deserialise
+//! (`domain::values`): a value that fails says the rest of its sentence, and the field's name
+//! is put in front of it here. serde stops at the first failure, so a failing field is taken out
+//! and the rest deserialised again, until every field has had its say; which fields are required
+//! comes from the type's OpenAPI schema, the same source as the document.
 
-use std::borrow::Cow;
+use serde::de::{self, DeserializeOwned, Visitor};
+use serde_json::{Map, Value};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{PartialSchema, ToSchema};
 
-use serde::de::DeserializeOwned;
-use serde_json::Value;
-use validator::{Validate, ValidationError, ValidationErrors, ValidationErrorsKind};
+use super::error::ApiError;
 
-use crate::error::ApiError;
+/// The problems found in one request, each with the rank of its field.
+struct Problems {
+    fields: Vec<&'static str>,
+    found: Vec<(usize, String)>,
+}
 
-/// Deserialises `value` into `T`, refusing unknown fields (every one is reported) and running
-/// `T`'s validation. All the problems found come back together.
-pub fn from_value<T>(value: Value) -> Result<T, ApiError>
-where
-    T: DeserializeOwned + Validate,
-{
-    let mut problems = Vec::new();
-    check_values(&value, "", &mut problems);
-    let mut unknown = Vec::new();
-    let parsed: Result<T, _> = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
-        value,
-        &mut |path: serde_ignored::Path<'_>| unknown.push(ignored_path(&path)),
-    ));
-    problems.extend(
-        unknown
+impl Problems {
+    fn new(fields: &'static [&'static str]) -> Self {
+        let mut fields = fields.to_vec();
+        // Fields in name order, as clients have always seen them.
+        fields.sort_unstable();
+        Self {
+            fields,
+            found: Vec::new(),
+        }
+    }
+
+    /// A problem of `path` (`email`, `metadata.a.0`): ranked by its top-level field.
+    fn add(&mut self, path: &str, message: String) {
+        let field = top_level(path);
+        let rank = self
+            .fields
             .iter()
-            .map(|path| format!("property {path} should not exist")),
-    );
-    match parsed {
-        Ok(parsed) => {
-            if let Err(errors) = parsed.validate() {
-                problems.extend(messages(&errors));
-            }
-            if problems.is_empty() {
-                Ok(parsed)
-            } else {
-                Err(ApiError::Validation(problems))
-            }
-        }
-        Err(error) => {
-            problems.push(type_message(
-                &error.path().to_string(),
-                &error.inner().to_string(),
-            ));
-            Err(ApiError::Validation(problems))
-        }
+            .position(|name| *name == field)
+            .map_or(0, |index| index + 1);
+        self.found.push((rank, message));
+    }
+
+    fn unknown(&mut self, name: &str) {
+        self.found
+            .push((0, format!("property {name} should not exist")));
+    }
+
+    fn names(&self, field: &str) -> bool {
+        self.found
+            .iter()
+            .any(|(rank, _)| *rank > 0 && self.fields.get(rank - 1) == Some(&field))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.found.is_empty()
+    }
+
+    fn into_error(mut self) -> ApiError {
+        self.found.sort_by_key(|(rank, _)| *rank);
+        ApiError::Validation(self.found.into_iter().map(|(_, message)| message).collect())
     }
 }
 
-/// `a.b.0` for a field serde_ignored skipped (its own `Display` adds `?` for every `Option`).
-pub fn ignored_path(path: &serde_ignored::Path<'_>) -> String {
-    fn walk(path: &serde_ignored::Path<'_>, out: &mut Vec<String>) {
-        use serde_ignored::Path;
-        match path {
-            Path::Root => {}
-            Path::Seq { parent, index } => {
-                walk(parent, out);
-                out.push(index.to_string());
-            }
-            Path::Map { parent, key } => {
-                walk(parent, out);
-                out.push(key.clone());
-            }
-            Path::Some { parent }
-            | Path::NewtypeStruct { parent }
-            | Path::NewtypeVariant { parent } => walk(parent, out),
+/// `email` of `email`, `metadata` of `metadata.a.0`.
+fn top_level(path: &str) -> &str {
+    path.split(['.', '[']).next().unwrap_or(path)
+}
+
+/// Deserialises the JSON object `map` into `T`, refusing unknown fields and reporting every
+/// problem at once.
+pub fn from_object<T>(map: Map<String, Value>) -> Result<T, ApiError>
+where
+    T: DeserializeOwned + ToSchema,
+{
+    let fields = fields_of::<T>();
+    let mut problems = Problems::new(fields);
+    let mut map = map;
+    for (key, value) in &map {
+        if key.contains('\0') {
+            problems.add(
+                "",
+                "body must not contain NUL characters in its keys".to_owned(),
+            );
+        }
+        check_values(value, key, &mut problems);
+    }
+    map.retain(|key, _| {
+        let known = fields.contains(&key.as_str());
+        if !known {
+            problems.unknown(key);
+        }
+        known
+    });
+    let required = required_fields::<T>();
+    // A required field that is absent is tried as an empty string, so its value type says what
+    // an empty one lacks (`"password must be longer than or equal to 8 characters"`).
+    let mut absent: Vec<String> = Vec::new();
+    for _ in 0..=2 * fields.len() {
+        let error = match serde_path_to_error::deserialize::<_, T>(Value::Object(map.clone())) {
+            Ok(parsed) if problems.is_empty() => return Ok(parsed),
+            Ok(_) => break,
+            Err(error) => error,
+        };
+        let path = error.path().to_string();
+        let inner = error.inner().to_string();
+        if inner.starts_with("missing field ") {
+            // serde checks the absent fields last: every present one has had its say.
+            let missing = required
+                .iter()
+                .find(|field| !map.contains_key(*field) && !problems.names(field));
+            let Some(field) = missing else { break };
+            map.insert(field.clone(), Value::String(String::new()));
+            absent.push(field.clone());
+            continue;
+        }
+        let field = top_level(&path).to_owned();
+        let message = if absent.contains(&field) && !is_value_sentence(&inner) {
+            format!("{field} should not be empty")
+        } else {
+            type_message(&path, &inner)
+        };
+        problems.add(&path, message);
+        if map.remove(&field).is_none() {
+            break;
         }
     }
-    let mut parts = Vec::new();
-    walk(path, &mut parts);
-    parts.join(".")
+    Err(problems.into_error())
+}
+
+/// Deserialises a query string into `T`: every parameter must be a field of `T`, given once,
+/// and every problem is reported at once.
+pub fn from_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let fields = fields_of::<T>();
+    let mut problems = Problems::new(fields);
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if value.contains('\0') {
+            problems.add(&name, format!("{name} must not contain NUL characters"));
+        }
+        if !fields.contains(&name.as_ref()) {
+            problems.unknown(&name);
+        } else if pairs.iter().any(|(seen, _)| *seen == name) {
+            problems.add(&name, format!("{name} must be given once"));
+        } else {
+            pairs.push((name.into_owned(), value.into_owned()));
+        }
+    }
+    for _ in 0..=fields.len() {
+        let encoded = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&pairs)
+            .finish();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
+        let error = match serde_path_to_error::deserialize::<_, T>(deserializer) {
+            Ok(parsed) if problems.is_empty() => return Ok(parsed),
+            Ok(_) => break,
+            Err(error) => error,
+        };
+        let path = error.path().to_string();
+        problems.add(&path, query_type_message(&path, &error.inner().to_string()));
+        let before = pairs.len();
+        pairs.retain(|(name, _)| name != top_level(&path));
+        if pairs.len() == before {
+            break;
+        }
+    }
+    Err(problems.into_error())
+}
+
+/// Query values are all strings on the wire: say what the parameter should have been.
+fn query_type_message(path: &str, error: &str) -> String {
+    if error.contains("invalid digit") || error.contains("number too large") {
+        return format!("{path} must be an integer number");
+    }
+    if error.contains("provided string was not `true` or `false`") {
+        return format!("{path} must be a boolean value");
+    }
+    type_message(path, error)
+}
+
+/// The field names of struct `T`, in declaration order, as its derived `Deserialize` lists
+/// them (the `fields` it passes to `deserialize_struct`).
+pub fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(FieldNames(&mut fields));
+    fields
+}
+
+/// The fields `T`'s schema marks required: those without a default that are not optional.
+fn required_fields<T: ToSchema>() -> Vec<String> {
+    match <T as PartialSchema>::schema() {
+        RefOr::T(Schema::Object(object)) => object.required,
+        _ => Vec::new(),
+    }
+}
+
+/// A deserializer that only records the field list a struct's `Deserialize` hands it.
+struct FieldNames<'a>(&'a mut &'static [&'static str]);
+
+impl<'de> de::Deserializer<'de> for FieldNames<'_> {
+    type Error = de::value::Error;
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = fields;
+        Err(de::Error::custom("field names recorded"))
+    }
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("not a struct"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
 }
 
 /// Values PostgreSQL cannot store, refused at the boundary instead of failing in the database: a
 /// NUL character in text or jsonb (no client means one), and numbers beyond jsonb's range.
-fn check_values(value: &Value, path: &str, problems: &mut Vec<String>) {
-    let at = |key: &str| {
-        if path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{path}.{key}")
-        }
-    };
+fn check_values(value: &Value, path: &str, problems: &mut Problems) {
     match value {
         Value::String(text) if text.contains('\0') => {
-            problems.push(format!("{} must not contain NUL characters", display(path)));
+            problems.add(path, format!("{path} must not contain NUL characters"));
         }
         Value::Number(number) if !storable(&number.to_string()) => {
-            problems.push(format!(
-                "{} must be a number of at most 1000 digits with an exponent within ±1000",
-                display(path)
-            ));
+            problems.add(
+                path,
+                format!(
+                    "{path} must be a number of at most 1000 digits with an exponent within ±1000"
+                ),
+            );
         }
         Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
-                check_values(item, &at(&index.to_string()), problems);
+                check_values(item, &format!("{path}.{index}"), problems);
             }
         }
         Value::Object(map) => {
             for (key, item) in map {
                 if key.contains('\0') {
-                    problems.push(format!(
-                        "{} must not contain NUL characters in its keys",
-                        display(path)
-                    ));
+                    problems.add(
+                        path,
+                        format!("{path} must not contain NUL characters in its keys"),
+                    );
                 }
-                check_values(item, &at(key), problems);
+                check_values(item, &format!("{path}.{key}"), problems);
             }
         }
         _ => {}
@@ -130,8 +273,10 @@ fn storable(text: &str) -> bool {
     exponent.is_some_and(|exponent| exponent.abs() <= 1000) && digits <= 1000
 }
 
-fn display(path: &str) -> &str {
-    if path.is_empty() { "body" } else { path }
+/// Whether a deserialisation error is a value type's own words (`domain::values`): the rest of
+/// a sentence about the field.
+fn is_value_sentence(error: &str) -> bool {
+    error.starts_with("must ") || error.starts_with("should ")
 }
 
 /// A serde error at `path` (`name`, `metadata.a`), as a sentence about that field.
@@ -161,87 +306,16 @@ pub fn type_message(path: &str, error: &str) -> String {
     if let Some(rest) = error.strip_prefix("missing field ") {
         return format!("{} should not be empty", rest.trim_matches('`'));
     }
+    if is_value_sentence(error) {
+        return format!("{field} {error}");
+    }
     format!("{field} is invalid ({error})")
-}
-
-/// Every message of `errors`, fields in name order, nested fields as `parent.child`.
-pub fn messages(errors: &ValidationErrors) -> Vec<String> {
-    let mut out = Vec::new();
-    collect(errors, "", &mut out);
-    out
-}
-
-fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<String>) {
-    let mut fields: Vec<_> = errors.errors().iter().collect();
-    fields.sort_by(|a, b| a.0.cmp(b.0));
-    for (field, kind) in fields {
-        let name = if prefix.is_empty() {
-            field.to_string()
-        } else {
-            format!("{prefix}.{field}")
-        };
-        match kind {
-            ValidationErrorsKind::Field(list) => {
-                out.extend(list.iter().map(|error| message(&name, error)));
-            }
-            ValidationErrorsKind::Struct(inner) => collect(inner, &name, out),
-            ValidationErrorsKind::List(items) => {
-                for (index, inner) in items {
-                    collect(inner, &format!("{name}.{index}"), out);
-                }
-            }
-        }
-    }
-}
-
-fn param<'a>(error: &'a ValidationError, name: &'static str) -> Option<&'a Value> {
-    error.params.get(&Cow::Borrowed(name))
-}
-
-/// One message for one failed constraint on `field`, in class-validator's words.
-fn message(field: &str, error: &ValidationError) -> String {
-    if let Some(text) = &error.message {
-        return format!("{field} {text}");
-    }
-    match error.code.as_ref() {
-        "length" => {
-            let length = param(error, "value")
-                .and_then(Value::as_str)
-                .map(|value| value.chars().count() as u64);
-            let min = param(error, "min").and_then(Value::as_u64);
-            let max = param(error, "max").and_then(Value::as_u64);
-            match (length, min, max) {
-                (Some(0), Some(1), _) => format!("{field} should not be empty"),
-                (Some(length), Some(min), _) if length < min => {
-                    format!("{field} must be longer than or equal to {min} characters")
-                }
-                (_, _, Some(max)) => {
-                    format!("{field} must be shorter than or equal to {max} characters")
-                }
-                _ => format!("{field} has an invalid length"),
-            }
-        }
-        "email" => format!("{field} must be an email"),
-        "url" => format!("{field} must be a URL address"),
-        "required" => format!("{field} should not be empty"),
-        "range" => match (param(error, "min"), param(error, "max")) {
-            (Some(min), _) if param(error, "value").and_then(Value::as_f64) < min.as_f64() => {
-                format!("{field} must not be less than {min}")
-            }
-            (_, Some(max)) => format!("{field} must not be greater than {max}"),
-            _ => format!("{field} is out of range"),
-        },
-        other => format!("{field} is invalid ({other})"),
-    }
-}
-
-/// A custom check's failure; `sentence` is what follows the field name.
-pub fn fail(sentence: &'static str) -> ValidationError {
-    ValidationError::new("custom").with_message(Cow::Borrowed(sentence))
 }
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
+
     use super::*;
 
     #[test]
@@ -251,12 +325,16 @@ mod tests {
         assert!(storable("1e1000"));
         assert!(!storable("1e1001"));
         assert!(!storable("1E-5000"));
-        let mut problems = Vec::new();
-        let value: Value = serde_json::from_str(r#"{"metadata":{"a":[1e1001]}}"#).unwrap();
-        check_values(&value, "", &mut problems);
+        let mut problems = Problems::new(&["metadata"]);
+        let value: Value = serde_json::from_str(r#"{"a":[1e1001]}"#).unwrap();
+        check_values(&value, "metadata", &mut problems);
         assert_eq!(
-            problems,
-            ["metadata.a.0 must be a number of at most 1000 digits with an exponent within ±1000"]
+            problems.found,
+            [(
+                1,
+                "metadata.a.0 must be a number of at most 1000 digits with an exponent within ±1000"
+                    .to_owned()
+            )]
         );
     }
 
@@ -269,6 +347,45 @@ mod tests {
         assert_eq!(
             type_message("role", "unknown variant `root`, expected `admin` or `user`"),
             "role must be one of the following values: admin, user"
+        );
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Sample {
+        zeta: u8,
+        alpha: bool,
+    }
+
+    #[test]
+    fn a_structs_fields_come_in_declaration_order() {
+        assert_eq!(fields_of::<Sample>(), ["zeta", "alpha"]);
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Paged {
+        limit: Option<crate::domain::values::Limit>,
+        all: Option<bool>,
+    }
+
+    fn query_messages(query: &str) -> Vec<String> {
+        match from_query::<Paged>(query) {
+            Err(ApiError::Validation(messages)) => messages,
+            other => panic!("{query}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_query_problem_is_reported_at_once_unknown_first_then_by_name() {
+        assert_eq!(query_messages("limit=0"), ["limit must not be less than 1"]);
+        assert_eq!(
+            query_messages("limit=101&all=maybe&nope=1"),
+            [
+                "property nope should not exist",
+                "all must be a boolean value",
+                "limit must not be greater than 100",
+            ]
         );
     }
 }

@@ -7,6 +7,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 use shared::entities::UserRole;
+use test_support::http::{error, error_body};
 use test_support::{TestDatabase, on_both_backends};
 
 use crate::helpers::{TestApp, json_of};
@@ -124,16 +125,6 @@ async fn me_with(app: &TestApp, authorization: Option<&str>) -> (u16, HeaderMap,
     send(request).await
 }
 
-fn assert_envelope(status: u16, body: &Value, want_status: u16, reason: &str, message: &str) {
-    assert_eq!(
-        (status, body),
-        (
-            want_status,
-            &json!({"message": message, "error": reason, "statusCode": want_status})
-        )
-    );
-}
-
 /// A 400 whose `message` array holds each of `wanted`.
 fn assert_validation(status: u16, body: &Value, wanted: &[&str]) {
     assert_eq!(status, 400, "{body}");
@@ -187,8 +178,7 @@ fn bearer_signed(algorithm: Algorithm, secret: &str, claims: Value) -> String {
 
 /// A 401 for a token or credentials problem: the envelope with `message`, and the challenge.
 fn assert_unauthorized(status: u16, headers: &HeaderMap, body: &Value, message: &str, case: &str) {
-    let want = json!({"message": message, "error": "Unauthorized", "statusCode": 401});
-    assert_eq!((status, body), (401, &want), "{case}");
+    assert_eq!((status, body.clone()), error(401, message), "{case}");
     let challenge = headers.get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok());
     assert_eq!(challenge, Some("Bearer"), "{case}");
 }
@@ -249,7 +239,7 @@ async fn register_refuses_an_email_that_differs_only_in_case_with_409(database: 
     let (status, body) = register(&app, registration("admin@example.com")).await;
     assert_eq!(status, 201, "{body}");
     let (status, body) = register(&app, registration("Admin@Example.com")).await;
-    assert_envelope(status, &body, 409, "Conflict", "email already exists");
+    assert_eq!((status, body), error(409, "email already exists"));
     assert_eq!(users_in(&database).await, 1);
 }
 
@@ -360,12 +350,9 @@ async fn register_refuses_a_body_that_is_not_json_with_415(database: TestDatabas
     ] {
         let (status, body) =
             post_raw(&app, "/auth/register", content_type, json_text.clone()).await;
-        assert_envelope(
-            status,
-            &body,
-            415,
-            "Unsupported Media Type",
-            "Content-Type must be application/json",
+        assert_eq!(
+            (status, body),
+            error(415, "Content-Type must be application/json")
         );
     }
     let (status, body) = post_raw(
@@ -385,11 +372,7 @@ async fn register_refuses_a_json_body_that_is_not_an_object_with_400(database: T
             post_raw(&app, "/auth/register", Some("application/json"), body).await;
         assert_eq!(
             (status, &answer),
-            (
-                400,
-                &json!({"message": ["body must be a JSON object"], "error": "Bad Request",
-                        "statusCode": 400})
-            ),
+            (400, &error_body(400, json!(["body must be a JSON object"]))),
             "{body}"
         );
     }
@@ -398,7 +381,7 @@ async fn register_refuses_a_json_body_that_is_not_an_object_with_400(database: T
 async fn register_answers_403_when_registration_is_closed(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[("AUTH_REGISTRATION", "closed")]).await;
     let (status, body) = register(&app, registration("jane@example.com")).await;
-    assert_envelope(status, &body, 403, "Forbidden", "Registration is closed");
+    assert_eq!((status, body), error(403, "Registration is closed"));
     assert_eq!(users_in(&database).await, 0);
 }
 
@@ -612,7 +595,7 @@ async fn a_body_over_the_limit_answers_413_in_the_envelope(database: TestDatabas
     let app = TestApp::spawn(&database, &[]).await;
     let (status, body) = announce_body(&app, "/auth/register", 2 * 1024 * 1024).await;
     let message = "Request body is too large";
-    assert_envelope(status, &body, 413, "Payload Too Large", message);
+    assert_eq!((status, body), error(413, message));
     let (status, _) = app.call("GET", "/health", None, None).await;
     assert_eq!(status, 200, "the service is still up");
 }
@@ -697,9 +680,9 @@ async fn bad_or_unknown_query_parameters_answer_400(database: TestDatabase) {
 async fn an_unknown_path_answers_404_in_the_envelope(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[]).await;
     let (status, body) = app.call("GET", "/nope", None, None).await;
-    assert_envelope(status, &body, 404, "Not Found", "Cannot GET /nope");
+    assert_eq!((status, body), error(404, "Cannot GET /nope"));
     let (status, body) = app.call("POST", "/auth/nope?x=1", None, None).await;
-    assert_envelope(status, &body, 404, "Not Found", "Cannot POST /auth/nope");
+    assert_eq!((status, body), error(404, "Cannot POST /auth/nope"));
 }
 
 async fn a_wrong_method_answers_405_in_the_envelope(database: TestDatabase) {
@@ -707,7 +690,7 @@ async fn a_wrong_method_answers_405_in_the_envelope(database: TestDatabase) {
     for (method, path) in [("GET", "/auth/login"), ("DELETE", "/auth/me")] {
         let (status, body) = app.call(method, path, None, None).await;
         let message = format!("Cannot {method} {path}");
-        assert_envelope(status, &body, 405, "Method Not Allowed", &message);
+        assert_eq!((status, body), error(405, message.as_str()));
     }
 }
 

@@ -12,7 +12,9 @@ use shared::entities::{AgentType, Sensitive, UserRole, agent, message};
 use test_support::{TestDatabase, on_both_backends};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestUser};
+use test_support::http::{error, id_of};
+
+use crate::helpers::{As, TestApp, TestUser};
 
 on_both_backends!(
     owners_editors_and_admins_read_and_write_conversations_and_messages,
@@ -43,36 +45,6 @@ on_both_backends!(
     agents_never_carry_their_api_key,
 );
 
-/// `app` as one caller (`None`: anonymous), for short calls.
-#[derive(Clone, Copy)]
-struct As<'a>(&'a TestApp, Option<&'a str>);
-
-impl As<'_> {
-    async fn get(self, path: &str) -> (u16, Value) {
-        self.0.call("GET", path, self.1, None).await
-    }
-
-    async fn send(self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        self.0.call(method, path, self.1, Some(body)).await
-    }
-
-    async fn delete(self, path: &str) -> (u16, Value) {
-        self.0.call("DELETE", path, self.1, None).await
-    }
-
-    /// The raw body text of `GET path`, which must answer `status`.
-    async fn text(self, path: &str, status: u16) -> String {
-        let response = self.0.request("GET", path, self.1).send().await;
-        let response = response.unwrap_or_else(|error| panic!("GET {path}: {error}"));
-        assert_eq!(response.status(), status, "GET {path}");
-        response.text().await.unwrap_or_default()
-    }
-}
-
-fn by<'a>(app: &'a TestApp, user: &'a TestUser) -> As<'a> {
-    As(app, user.token())
-}
-
 /// A project with one user of each standing towards it.
 struct Cast {
     app: TestApp,
@@ -92,9 +64,9 @@ impl Cast {
         let viewer = app.user(UserRole::User).await;
         let outsider = app.user(UserRole::User).await;
         let admin = app.user(UserRole::Admin).await;
-        let project = create_project(by(&app, &owner), "Support").await;
-        add_member(by(&app, &owner), &project, &editor, "editor").await;
-        add_member(by(&app, &owner), &project, &viewer, "viewer").await;
+        let project = create_project(app.by(&owner), "Support").await;
+        add_member(app.by(&owner), &project, &editor, "editor").await;
+        add_member(app.by(&owner), &project, &viewer, "viewer").await;
         Self {
             app,
             owner,
@@ -107,18 +79,13 @@ impl Cast {
     }
 
     fn by<'a>(&'a self, user: &'a TestUser) -> As<'a> {
-        by(&self.app, user)
+        self.app.by(user)
     }
 
     /// A conversation the owner starts in the project.
     async fn conversation(&self) -> String {
         new_conversation(self.by(&self.owner), &self.project).await
     }
-}
-
-fn id_of(body: &Value) -> String {
-    let id = body["id"].as_str();
-    id.unwrap_or_else(|| panic!("no id: {body}")).to_owned()
 }
 
 async fn create_project(owner: As<'_>, name: &str) -> String {
@@ -165,20 +132,6 @@ fn ids(body: &Value) -> Vec<String> {
         .iter()
         .map(id_of)
         .collect()
-}
-
-/// The error envelope for `status` with `message`.
-fn error(status: u16, message: Value) -> (u16, Value) {
-    let reason = match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        _ => panic!("no reason phrase for {status}"),
-    };
-    let body = json!({"message": message, "error": reason, "statusCode": status});
-    (status, body)
 }
 
 /// A 400 envelope whose only message names `field` first.
@@ -281,7 +234,7 @@ async fn non_members_get_the_same_404_as_for_missing_ids(database: TestDatabase)
 async fn anonymous_callers_get_401_on_every_endpoint(database: TestDatabase) {
     let cast = Cast::new(&database).await;
     let conversation = cast.conversation().await;
-    let anonymous = As(&cast.app, None);
+    let anonymous = cast.app.anonymous();
     let mut answers = every_endpoint(anonymous, &cast.project, &conversation).await;
     answers.push(anonymous.get("/conversations").await);
     answers.push(anonymous.get("/agents").await);
@@ -331,7 +284,7 @@ async fn the_list_shows_every_live_project_of_the_caller_newest_first(database: 
         app.user(UserRole::User).await,
         app.user(UserRole::User).await,
     );
-    let (me, other) = (by(&app, &me_user), by(&app, &other_user));
+    let (me, other) = (app.by(&me_user), app.by(&other_user));
     let mine = create_project(me, "Mine").await;
     let shared = create_project(other, "Shared").await;
     add_member(other, &shared, &me_user, "viewer").await;
@@ -372,7 +325,7 @@ async fn a_hidden_deleted_or_missing_project_id_answers_the_same_404(database: T
         app.user(UserRole::User).await,
         app.user(UserRole::User).await,
     );
-    let (me, other) = (by(&app, &me_user), by(&app, &other_user));
+    let (me, other) = (app.by(&me_user), app.by(&other_user));
     let hidden = create_project(other, "Hidden").await;
     new_conversation(other, &hidden).await;
     let deleted = create_project(me, "Deleted").await;
@@ -826,8 +779,8 @@ async fn agents_lists_only_active_agents_newest_first(database: TestDatabase) {
     let gpt4 = insert_agent(&app, "GPT-4", true).await;
     insert_agent(&app, "Retired", false).await;
     insert_agent(&app, "Claude", true).await;
-    assert_eq!(agent_names(by(&app, &user), "").await, ["Claude", "GPT-4"]);
-    let (_, body) = by(&app, &user).get("/agents").await;
+    assert_eq!(agent_names(app.by(&user), "").await, ["Claude", "GPT-4"]);
+    let (_, body) = app.by(&user).get("/agents").await;
     assert_eq!(body["meta"], json!({"limit": 20, "next_cursor": null}));
     let listed = &body["data"][1];
     let created_at = listed["created_at"].as_str().unwrap_or_default();
@@ -847,7 +800,7 @@ async fn include_inactive_shows_every_agent_to_admins_and_is_403_for_others(
     let admin = app.user(UserRole::Admin).await;
     insert_agent(&app, "GPT-4", true).await;
     insert_agent(&app, "Retired", false).await;
-    let (admin, user) = (by(&app, &admin), by(&app, &user));
+    let (admin, user) = (app.by(&admin), app.by(&user));
     let all = "?include_inactive=true";
     assert_eq!(agent_names(admin, all).await, ["Retired", "GPT-4"]);
     assert_eq!(agent_names(admin, "").await, ["GPT-4"]);
@@ -866,8 +819,8 @@ async fn agents_never_carry_their_api_key(database: TestDatabase) {
     insert_agent(&app, "GPT-4", true).await;
     insert_agent(&app, "Retired", false).await;
     let pages = [
-        (by(&app, &user), "/agents", "GPT-4"),
-        (by(&app, &admin), "/agents?include_inactive=true", "Retired"),
+        (app.by(&user), "/agents", "GPT-4"),
+        (app.by(&admin), "/agents?include_inactive=true", "Retired"),
     ];
     for (who, path, listed) in pages {
         let text = who.text(path, 200).await;

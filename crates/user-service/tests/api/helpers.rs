@@ -11,7 +11,8 @@ use shared::password::{self, HashCost};
 use test_support::TestDatabase;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use user_service::domain::users::{self, Email, NewUser};
+use user_service::domain::users::{self, NewUser};
+use user_service::domain::values::{Email, Name};
 use user_service::{Application, Settings, StartupError};
 
 pub struct TestApp {
@@ -112,6 +113,16 @@ impl TestApp {
         json_of(response).await
     }
 
+    /// Requests as `user`: the one way a test calls the API as someone.
+    pub fn by<'a>(&'a self, user: &'a TestUser) -> As<'a> {
+        As(self, user.token())
+    }
+
+    /// Requests without a token.
+    pub fn anonymous(&self) -> As<'_> {
+        As(self, None)
+    }
+
     /// A user created straight in the database (cheap hash), logged in through the API.
     pub async fn user(&self, role: UserRole) -> TestUser {
         let id = uuid::Uuid::now_v7().simple().to_string();
@@ -122,7 +133,8 @@ impl TestApp {
         let model = users::create(
             &self.db,
             NewUser {
-                name: format!("User {}", &id[..8]),
+                name: Name::try_from(format!("User {}", &id[..8]))
+                    .unwrap_or_else(|error| panic!("name: {error}")),
                 email: Email::parse(&email).unwrap_or_else(|| panic!("email {email}")),
                 phone: None,
                 password: Some(Sensitive::new(hash)),
@@ -242,6 +254,51 @@ fn init_test_log() {
             .with_test_writer()
             .try_init();
     });
+}
+
+/// The app as one caller (`None`: anonymous).
+#[derive(Clone, Copy)]
+pub struct As<'a>(&'a TestApp, Option<&'a str>);
+
+impl As<'_> {
+    /// `method path` with `body` (`Value::Null`: none); the status and the JSON body.
+    pub async fn send(self, method: &str, path: &str, body: Value) -> (u16, Value) {
+        let body = (!body.is_null()).then_some(body);
+        self.0.call(method, path, self.1, body).await
+    }
+
+    pub async fn get(self, path: &str) -> (u16, Value) {
+        self.send("GET", path, Value::Null).await
+    }
+
+    pub async fn delete(self, path: &str) -> (u16, Value) {
+        self.send("DELETE", path, Value::Null).await
+    }
+
+    /// `method path` that must answer `status`; the body.
+    pub async fn expect(self, status: u16, method: &str, path: &str, body: Value) -> Value {
+        let (got, answer) = self.send(method, path, body).await;
+        assert_eq!(got, status, "{method} {path}: {answer}");
+        answer
+    }
+
+    /// `method path` that must answer 200; the body.
+    pub async fn ok(self, method: &str, path: &str, body: Value) -> Value {
+        self.expect(200, method, path, body).await
+    }
+
+    /// `POST path` that must answer 201; the body.
+    pub async fn post(self, path: &str, body: Value) -> Value {
+        self.expect(201, "POST", path, body).await
+    }
+
+    /// The raw body text of `GET path`, which must answer `status`.
+    pub async fn text(self, path: &str, status: u16) -> String {
+        let response = self.0.request("GET", path, self.1).send().await;
+        let response = response.unwrap_or_else(|error| panic!("GET {path}: {error}"));
+        assert_eq!(response.status(), status, "GET {path}");
+        response.text().await.unwrap_or_default()
+    }
 }
 
 /// A user the test made, with his token.

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use sea_orm::sqlx::{self, Connection, PgConnection};
 use test_support::ScratchDir;
+use test_support::lock::LockHolder;
 
 /// Far above the 300 ms wait configured below (process start and connecting included), far
 /// below forever: giving up within it is the feature.
@@ -14,24 +14,8 @@ const GIVES_UP_WITHIN: Duration = Duration::from_secs(5);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrating_at_start_gives_up_on_a_held_lock_and_exits_1_naming_the_holder_before_serving() {
     let database = test_support::postgres_or_skip!();
-    let options = database
-        .config
-        .postgres_options()
-        .unwrap_or_else(|| panic!("a PostgreSQL test database has connect options"))
-        .clone()
-        .application_name("hung-migrator");
-    let mut holder = PgConnection::connect_with(&options)
-        .await
-        .unwrap_or_else(|error| panic!("connect the lock holder: {error}"));
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(migration::MIGRATION_LOCK_KEY)
-        .execute(&mut holder)
-        .await
-        .unwrap_or_else(|error| panic!("take the migration lock: {error}"));
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut holder)
-        .await
-        .unwrap_or_else(|error| panic!("pg_backend_pid: {error}"));
+    let holder = LockHolder::take(&database, "hung-migrator").await;
+    let pid = holder.pid;
 
     let scratch = ScratchDir::new();
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_user-service"));

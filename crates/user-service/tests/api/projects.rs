@@ -8,6 +8,8 @@ use shared::entities::{UserRole, project};
 use test_support::{TestDatabase, on_both_backends};
 use uuid::Uuid;
 
+use test_support::http::{error_body, id_of};
+
 use crate::helpers::{TestApp, TestUser, json_of};
 
 on_both_backends!(
@@ -41,47 +43,27 @@ on_both_backends!(
     patching_description_to_null_clears_it,
 );
 
-fn envelope(status: u16, error: &str, message: Value) -> Value {
-    json!({"message": message, "error": error, "statusCode": status})
-}
-
 fn not_found(what: &str) -> Value {
-    envelope(404, "Not Found", json!(format!("{what} not found")))
+    error_body(404, json!(format!("{what} not found")))
 }
 
 fn forbidden() -> Value {
-    envelope(403, "Forbidden", json!("Forbidden resource"))
+    error_body(403, json!("Forbidden resource"))
 }
 
 fn conflict(message: &str) -> Value {
-    envelope(409, "Conflict", json!(message))
+    error_body(409, json!(message))
 }
 
 const LAST_OWNER: &str = "the last owner of a project cannot be removed or demoted";
 
 fn invalid(message: &str) -> Value {
-    envelope(400, "Bad Request", json!([message]))
-}
-
-fn id_of(body: &Value) -> String {
-    let id = body["id"].as_str();
-    id.unwrap_or_else(|| panic!("no id: {body}")).to_owned()
-}
-
-/// `method path` as `user`.
-async fn call(
-    app: &TestApp,
-    user: &TestUser,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    app.call(method, path, user.token(), body).await
+    error_body(400, json!([message]))
 }
 
 /// `POST /projects` as `user` with `body` (panics unless 201); the project's id.
 async fn create_project_with(app: &TestApp, user: &TestUser, body: Value) -> String {
-    let (status, answer) = call(app, user, "POST", "/projects", Some(body)).await;
+    let (status, answer) = app.by(user).send("POST", "/projects", body).await;
     assert_eq!(status, 201, "create project: {answer}");
     id_of(&answer)
 }
@@ -105,7 +87,7 @@ async fn add_member(
 ) -> Value {
     let body = json!({"user_id": user.id(), "role": role});
     let path = format!("/projects/{project}/members");
-    let (status, answer) = call(app, owner, "POST", &path, Some(body)).await;
+    let (status, answer) = app.by(owner).send("POST", &path, body).await;
     assert_eq!(status, 201, "add member: {answer}");
     answer
 }
@@ -123,7 +105,7 @@ fn roles(pairs: &[(&TestUser, &str)]) -> Vec<(String, String)> {
 /// The project's members as `caller` sees them: `(user id, role)` pairs, sorted.
 async fn members(app: &TestApp, caller: &TestUser, project: &str) -> Vec<(String, String)> {
     let path = format!("/projects/{project}/members");
-    let (status, body) = call(app, caller, "GET", &path, None).await;
+    let (status, body) = app.by(caller).send("GET", &path, Value::Null).await;
     assert_eq!(status, 200, "members: {body}");
     let data = body["data"].as_array().cloned().unwrap_or_default();
     let text = |value: &Value| value.as_str().unwrap_or("").to_owned();
@@ -137,7 +119,7 @@ async fn members(app: &TestApp, caller: &TestUser, project: &str) -> Vec<(String
 
 /// The `(id, role)` of each project of `GET path` as `user`, in the order answered.
 async fn listed(app: &TestApp, user: &TestUser, path: &str) -> Vec<(String, Value)> {
-    let (status, body) = call(app, user, "GET", path, None).await;
+    let (status, body) = app.by(user).send("GET", path, Value::Null).await;
     assert_eq!(status, 200, "{path}: {body}");
     let data = body["data"].as_array().cloned().unwrap_or_default();
     data.iter().map(|p| (id_of(p), p["role"].clone())).collect()
@@ -248,9 +230,8 @@ impl Team {
 
     /// `method /projects/{project}{rest}` as `user`.
     async fn at(&self, user: &TestUser, method: &str, rest: &str, body: Value) -> (u16, Value) {
-        let body = Some(body).filter(|body| !body.is_null());
         let path = format!("/projects/{}{rest}", self.project);
-        call(&self.app, user, method, &path, body).await
+        self.app.by(user).send(method, &path, body).await
     }
 
     /// `POST /projects/{project}/members` with `body`, as the owner.
@@ -385,7 +366,11 @@ async fn a_deactivated_or_deleted_members_token_gets_401_from_every_project_endp
     database: TestDatabase,
 ) {
     let team = team(&database).await;
-    let list = || call(&team.app, &team.editor, "GET", "/projects", None);
+    let list = || {
+        team.app
+            .by(&team.editor)
+            .send("GET", "/projects", Value::Null)
+    };
     assert_eq!(listed(&team.app, &team.editor, "/projects").await.len(), 1);
     team.app.set_account(&team.editor, Some(false)).await;
     for body in team.expect(team.editor.token(), [401; 8]).await {
@@ -406,7 +391,11 @@ async fn a_deactivated_or_deleted_members_token_gets_401_from_every_project_endp
 /// still answers 200 for an active member of nothing.
 async fn an_active_user_in_no_project_gets_an_empty_first_page(database: TestDatabase) {
     let team = team(&database).await;
-    let (status, body) = call(&team.app, &team.newcomer, "GET", "/projects", None).await;
+    let (status, body) = team
+        .app
+        .by(&team.newcomer)
+        .send("GET", "/projects", Value::Null)
+        .await;
     let meta = json!({"limit": 20, "next_cursor": null});
     assert_eq!((status, body), (200, json!({"data": [], "meta": meta})));
 }
@@ -433,7 +422,7 @@ async fn creating_a_project_answers_201_and_makes_the_caller_its_owner_member(
     let app = TestApp::spawn(&database, &[]).await;
     let user = app.user(UserRole::User).await;
     let body = json!({"name": "Support bot", "description": "Answers tickets"});
-    let (status, body) = call(&app, &user, "POST", "/projects", Some(body)).await;
+    let (status, body) = app.by(&user).send("POST", "/projects", body).await;
     assert_eq!(status, 201, "{body}");
     let object = body.as_object().cloned().unwrap_or_default();
     let mut keys: Vec<_> = object.keys().collect();
@@ -478,7 +467,7 @@ async fn project_creation_leaves_no_project_when_the_owner_membership_cannot_be_
     assert_eq!(status, 500, "{text}");
     assert!(!text.contains("injected"), "{text}");
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    let internal = envelope(500, "Internal Server Error", json!("Internal server error"));
+    let internal = error_body(500, json!("Internal server error"));
     assert_eq!(body, internal);
     assert_eq!(database.count("SELECT COUNT(*) FROM projects").await, 0);
 }
@@ -524,7 +513,10 @@ async fn non_admin_asking_for_all_projects_gets_403(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[]).await;
     let user = app.user(UserRole::User).await;
     create_project(&app, &user, "Mine").await;
-    let answer = call(&app, &user, "GET", "/projects?all=true", None).await;
+    let answer = app
+        .by(&user)
+        .send("GET", "/projects?all=true", Value::Null)
+        .await;
     assert_eq!(answer, (403, forbidden()));
 }
 
@@ -693,10 +685,10 @@ async fn deleted_project_answers_404_everywhere_and_leaves_every_list_but_stays_
     let kept = create_project(&app, &owner, "Kept").await;
     let project = create_project(&app, &owner, "Deleted").await;
     let body = json!({"project_id": project, "title": "Before the delete"});
-    let (status, created) = call(&app, &owner, "POST", "/conversations", Some(body)).await;
+    let (status, created) = app.by(&owner).send("POST", "/conversations", body).await;
     assert_eq!(status, 201, "{created}");
     let path = format!("/projects/{project}");
-    let deleted = call(&app, &owner, "DELETE", &path, None).await;
+    let deleted = app.by(&owner).send("DELETE", &path, Value::Null).await;
     assert_eq!(deleted, (204, Value::Null));
     let gone = [
         ("GET", path.clone(), None),
@@ -706,11 +698,14 @@ async fn deleted_project_answers_404_everywhere_and_leaves_every_list_but_stays_
         ("GET", format!("/conversations?project_id={project}"), None),
     ];
     for (method, path, body) in gone {
-        let answer = call(&app, &owner, method, &path, body).await;
+        let answer = app
+            .by(&owner)
+            .send(method, &path, body.unwrap_or_default())
+            .await;
         assert_eq!(answer, (404, not_found("Project")), "{method} {path}");
     }
     let path = format!("/conversations/{}", id_of(&created));
-    let answer = call(&app, &owner, "GET", &path, None).await;
+    let answer = app.by(&owner).send("GET", &path, Value::Null).await;
     assert_eq!(answer, (404, not_found("Conversation")));
     let listed_by_owner = listed(&app, &owner, "/projects").await;
     assert_eq!(listed_by_owner, [(kept.clone(), json!("owner"))]);
@@ -742,7 +737,7 @@ async fn keyset_walk_sees_each_project_once_newest_first_while_projects_are_crea
             0 => "/projects?limit=6".to_owned(),
             _ => format!("/projects?limit=6&cursor={cursor}"),
         };
-        let (status, body) = call(&app, &user, "GET", &path, None).await;
+        let (status, body) = app.by(&user).send("GET", &path, Value::Null).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["meta"]["limit"], 6);
         let rows = body["data"].as_array().cloned().unwrap_or_default();
@@ -762,7 +757,7 @@ async fn project_without_a_name_answers_400_name_should_not_be_empty(database: T
     let user = app.user(UserRole::User).await;
     let nameless = [json!({}), json!({"name": ""}), json!({"description": "x"})];
     for body in nameless {
-        let answer = call(&app, &user, "POST", "/projects", Some(body.clone())).await;
+        let answer = app.by(&user).send("POST", "/projects", body.clone()).await;
         assert_eq!(answer, (400, invalid("name should not be empty")), "{body}");
     }
     assert_eq!(database.count("SELECT COUNT(*) FROM projects").await, 0);
@@ -773,11 +768,14 @@ async fn project_name_longer_than_255_characters_answers_400(database: TestDatab
     let user = app.user(UserRole::User).await;
     let too_long = json!({"name": "n".repeat(256)});
     let message = "name must be shorter than or equal to 255 characters";
-    let answer = call(&app, &user, "POST", "/projects", Some(too_long.clone())).await;
+    let answer = app
+        .by(&user)
+        .send("POST", "/projects", too_long.clone())
+        .await;
     assert_eq!(answer, (400, invalid(message)));
     let longest = create_project(&app, &user, &"n".repeat(255)).await;
     let path = format!("/projects/{longest}");
-    let answer = call(&app, &user, "PATCH", &path, Some(too_long)).await;
+    let answer = app.by(&user).send("PATCH", &path, too_long).await;
     assert_eq!(answer, (400, invalid(message)), "PATCH too");
     assert_eq!(database.count("SELECT COUNT(*) FROM projects").await, 1);
 }
@@ -787,15 +785,15 @@ async fn patching_description_to_null_clears_it(database: TestDatabase) {
     let user = app.user(UserRole::User).await;
     let body = json!({"name": "Described", "description": "To be cleared"});
     let path = format!("/projects/{}", create_project_with(&app, &user, body).await);
-    let rename = Some(json!({"name": "Renamed"}));
-    let (status, body) = call(&app, &user, "PATCH", &path, rename).await;
+    let rename = json!({"name": "Renamed"});
+    let (status, body) = app.by(&user).send("PATCH", &path, rename).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["description"], "To be cleared", "absent leaves it");
-    let clear = Some(json!({"description": null}));
-    let (status, body) = call(&app, &user, "PATCH", &path, clear).await;
+    let clear = json!({"description": null});
+    let (status, body) = app.by(&user).send("PATCH", &path, clear).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["name"], "Renamed");
     assert_eq!(body["description"], Value::Null);
-    let (_, body) = call(&app, &user, "GET", &path, None).await;
+    let (_, body) = app.by(&user).send("GET", &path, Value::Null).await;
     assert_eq!(body["description"], Value::Null);
 }

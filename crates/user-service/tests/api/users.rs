@@ -16,7 +16,9 @@ use shared::entities::{
 use test_support::{TestDatabase, on_both_backends};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestUser, json_of};
+use test_support::http::{error, id_of};
+
+use crate::helpers::{As, TestApp, json_of};
 
 on_both_backends!(
     anonymous_caller_gets_401_with_a_bearer_challenge_from_every_users_endpoint,
@@ -44,20 +46,6 @@ on_both_backends!(
 const PHONE_MESSAGE: &str = "phone must be a phone number: an optional + and 7 to 15 digits";
 const NO_BODY: Value = Value::Null;
 
-/// The error envelope for `status` with `message`.
-fn error(status: u16, message: impl Into<Value>) -> (u16, Value) {
-    let reason = match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        409 => "Conflict",
-        other => panic!("no reason phrase for {other}"),
-    };
-    let body = json!({"message": message.into(), "error": reason, "statusCode": status});
-    (status, body)
-}
-
 fn forbidden() -> (u16, Value) {
     error(403, "Forbidden resource")
 }
@@ -74,40 +62,11 @@ fn assert_last_admin_conflict((status, body): &(u16, Value), what: &str) {
     assert!(message.contains("last active admin"), "{what}: {body}");
 }
 
-/// Requests to the app as one signed-in user.
-struct Caller<'a>(&'a TestApp, &'a TestUser);
-
-impl Caller<'_> {
-    /// `method path` with `body` (`NO_BODY`: none); the status and the JSON body.
-    async fn send(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let body = (!body.is_null()).then_some(body);
-        self.0.call(method, path, self.1.token(), body).await
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.send("GET", path, NO_BODY).await
-    }
-
-    /// `method path` that must answer `status`; the body.
-    async fn expect(&self, status: u16, method: &str, path: &str, body: Value) -> Value {
-        let (got, answer) = self.send(method, path, body).await;
-        assert_eq!(got, status, "{method} {path}: {answer}");
-        answer
-    }
-
-    async fn ok(&self, method: &str, path: &str, body: Value) -> Value {
-        self.expect(200, method, path, body).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        self.expect(201, "POST", path, body).await
-    }
-
-    /// `POST /users {name, email}`; the created user.
-    async fn make(&self, name: &str, email: &str) -> Value {
-        self.post("/users", json!({"name": name, "email": email}))
-            .await
-    }
+/// `POST /users {name, email}` as `admin`; the created user.
+async fn make(admin: As<'_>, name: &str, email: &str) -> Value {
+    admin
+        .post("/users", json!({"name": name, "email": email}))
+        .await
 }
 
 /// `body` with only the fields named in `names` (space-separated).
@@ -120,13 +79,6 @@ fn pick(body: &Value, names: &str) -> Value {
 
 fn user_path(id: impl std::fmt::Display) -> String {
     format!("/users/{id}")
-}
-
-fn id_of(body: &Value) -> String {
-    let id = body["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id: {body}"));
-    id.to_owned()
 }
 
 fn uuid_of(body: &Value) -> Uuid {
@@ -159,7 +111,7 @@ async fn all_users(app: &TestApp) -> u64 {
 }
 
 /// The ids of one `GET /users?query` page, and its `meta`.
-async fn list_page(admin: &Caller<'_>, query: &str) -> (Vec<String>, Value) {
+async fn list_page(admin: As<'_>, query: &str) -> (Vec<String>, Value) {
     let body = admin.ok("GET", &format!("/users?{query}"), NO_BODY).await;
     let data = body["data"]
         .as_array()
@@ -212,8 +164,8 @@ async fn admin_lists_creates_reads_changes_and_deletes_any_user(database: TestDa
         app.user(UserRole::Admin).await,
         app.user(UserRole::User).await,
     );
-    let as_admin = Caller(&app, &admin);
-    let (ids, _) = list_page(&as_admin, "").await;
+    let as_admin = app.by(&admin);
+    let (ids, _) = list_page(as_admin, "").await;
     let everyone: HashSet<String> = [admin.id().to_string(), other.id().to_string()].into();
     assert_eq!(ids.into_iter().collect::<HashSet<_>>(), everyone);
 
@@ -232,7 +184,7 @@ async fn admin_lists_creates_reads_changes_and_deletes_any_user(database: TestDa
     assert_eq!(pick(&body, "email role is_active name"), expected);
 
     // An admin sets another user's password without knowing the current one.
-    let made = user_path(id_of(&as_admin.make("Made", "made@example.com").await));
+    let made = user_path(id_of(&make(as_admin, "Made", "made@example.com").await));
     as_admin
         .ok("PATCH", &made, json!({"password": "set-by-the-admin"}))
         .await;
@@ -260,7 +212,7 @@ async fn user_reads_changes_and_deletes_himself_but_nobody_else(database: TestDa
     let admin = app.user(UserRole::Admin).await;
     let other = app.user(UserRole::User).await;
     let me = app.user(UserRole::User).await;
-    let as_me = Caller(&app, &me);
+    let as_me = app.by(&me);
     let mine = user_path(me.id());
     assert_eq!(uuid_of(&as_me.ok("GET", &mine, NO_BODY).await), me.id());
     for method in ["PUT", "PATCH"] {
@@ -298,7 +250,7 @@ async fn user_reads_changes_and_deletes_himself_but_nobody_else(database: TestDa
 async fn user_sending_role_is_active_or_email_gets_403_even_for_himself(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[]).await;
     let me = app.user(UserRole::User).await;
-    let as_me = Caller(&app, &me);
+    let as_me = app.by(&me);
     let path = user_path(me.id());
     let bodies = [
         json!({"role": "admin"}),
@@ -328,7 +280,7 @@ async fn user_sending_role_is_active_or_email_gets_403_even_for_himself(database
 async fn user_changes_his_own_name_phone_and_avatar_url(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[]).await;
     let me = app.user(UserRole::User).await;
-    let as_me = Caller(&app, &me);
+    let as_me = app.by(&me);
     let path = user_path(me.id());
     let avatar = "https://cdn.example.com/me.png";
     let changes = json!({"name": "New Name", "phone": "+15551234567", "avatar_url": avatar});
@@ -351,7 +303,7 @@ async fn user_changes_his_own_name_phone_and_avatar_url(database: TestDatabase) 
 async fn changing_ones_own_password_needs_the_right_current_password(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[]).await;
     let me = app.user(UserRole::User).await;
-    let as_me = Caller(&app, &me);
+    let as_me = app.by(&me);
     let path = user_path(me.id());
     let new = "a-brand-new-password";
 
@@ -375,7 +327,7 @@ async fn admin_creates_a_user_showing_only_public_fields_with_a_normalised_email
 ) {
     let app = TestApp::spawn(&database, &[]).await;
     let admin = app.user(UserRole::Admin).await;
-    let as_admin = Caller(&app, &admin);
+    let as_admin = app.by(&admin);
     let body = json!({
         "name": "New Person",
         "email": "  New.Person@Example.COM ",
@@ -412,9 +364,7 @@ async fn admin_creates_a_user_showing_only_public_fields_with_a_normalised_email
 async fn user_created_without_a_password_cannot_log_in(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[]).await;
     let admin = app.user(UserRole::Admin).await;
-    let user = Caller(&app, &admin)
-        .make("No Password", "nopass@example.com")
-        .await;
+    let user = make(app.by(&admin), "No Password", "nopass@example.com").await;
     assert_eq!(user["is_active"], json!(true));
     for password in ["anything-at-all", "correct-horse-battery"] {
         let body = json!({"email": "nopass@example.com", "password": password});
@@ -426,7 +376,7 @@ async fn user_created_without_a_password_cannot_log_in(database: TestDatabase) {
 async fn created_users_get_the_role_and_is_active_the_admin_chose(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[]).await;
     let admin = app.user(UserRole::Admin).await;
-    let as_admin = Caller(&app, &admin);
+    let as_admin = app.by(&admin);
     let pw = "long-enough";
     let boss =
         json!({"name": "Boss", "email": "boss@example.com", "password": pw, "role": "admin"});
@@ -458,7 +408,7 @@ async fn taken_email_in_any_case_or_taken_phone_answers_409_saying_which(databas
         app.user(UserRole::Admin).await,
         app.user(UserRole::User).await,
     );
-    let (as_admin, as_other) = (Caller(&app, &admin), Caller(&app, &other));
+    let (as_admin, as_other) = (app.by(&admin), app.by(&other));
     let first = json!({"name": "First", "email": "taken@example.com", "phone": "+15550001111"});
     as_admin.post("/users", first).await;
 
@@ -485,7 +435,7 @@ async fn taken_email_in_any_case_or_taken_phone_answers_409_saying_which(databas
 async fn invalid_create_bodies_answer_400_with_one_message_per_problem(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[]).await;
     let admin = app.user(UserRole::Admin).await;
-    let as_admin = Caller(&app, &admin);
+    let as_admin = app.by(&admin);
     let everything_wrong = json!({
         "name": "Wrong", "email": "not-an-email", "password": "short", "phone": "12-34", "foo": 1,
     });
@@ -532,7 +482,7 @@ async fn invalid_create_bodies_answer_400_with_one_message_per_problem(database:
 async fn patch_with_phone_null_clears_the_phone(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[]).await;
     let me = app.user(UserRole::User).await;
-    let as_me = Caller(&app, &me);
+    let as_me = app.by(&me);
     let path = user_path(me.id());
     let phone = json!({"phone": "+15557654321", "avatar_url": "https://cdn.example.com/a.png"});
     assert_eq!(
@@ -554,7 +504,8 @@ async fn patch_with_phone_null_clears_the_phone(database: TestDatabase) {
     // The number is free again.
     let other = app.user(UserRole::User).await;
     let take = json!({"phone": "+15557654321"});
-    let body = Caller(&app, &other)
+    let body = app
+        .by(&other)
         .ok("PATCH", &user_path(other.id()), take)
         .await;
     assert_eq!(body["phone"], json!("+15557654321"));
@@ -563,7 +514,7 @@ async fn patch_with_phone_null_clears_the_phone(database: TestDatabase) {
 async fn last_active_admin_cannot_be_deleted_demoted_or_deactivated(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[]).await;
     let admin = app.user(UserRole::Admin).await;
-    let as_admin = Caller(&app, &admin);
+    let as_admin = app.by(&admin);
     // An inactive admin does not count as one.
     let idle =
         json!({"name": "Idle", "email": "idle@example.com", "role": "admin", "is_active": false});
@@ -598,13 +549,13 @@ async fn with_two_admins_one_can_demote_the_other_but_then_not_himself(database:
         app.user(UserRole::Admin).await,
         app.user(UserRole::Admin).await,
     );
-    let as_first = Caller(&app, &first);
+    let as_first = app.by(&first);
     let demote = json!({"role": "user"});
     let body = as_first
         .ok("PATCH", &user_path(second.id()), demote.clone())
         .await;
     assert_eq!(body["role"], json!("user"));
-    assert_eq!(Caller(&app, &second).get("/users").await, forbidden());
+    assert_eq!(app.by(&second).get("/users").await, forbidden());
     let answer = as_first.send("PATCH", &user_path(first.id()), demote).await;
     assert_last_admin_conflict(&answer, "demoting himself, now the only admin");
 
@@ -624,7 +575,7 @@ async fn two_admins_demoting_each_other_at_once_never_both_succeed() {
         app.user(UserRole::Admin).await,
         app.user(UserRole::Admin).await,
     );
-    let (as_first, as_second) = (Caller(&app, &first), Caller(&app, &second));
+    let (as_first, as_second) = (app.by(&first), app.by(&second));
     let (first_path, second_path) = (user_path(first.id()), user_path(second.id()));
     let demote = json!({"role": "user"});
     let active_admins = "SELECT COUNT(*) FROM users WHERE role = 'admin' AND is_active";
@@ -657,11 +608,14 @@ async fn keyset_walk_sees_each_earlier_user_once_newest_first_while_users_are_cr
 ) {
     let app = TestApp::spawn(&database, &[]).await;
     let admin = app.user(UserRole::Admin).await;
-    let as_admin = Caller(&app, &admin);
+    let as_admin = app.by(&admin);
     for n in 0..25 {
-        as_admin
-            .make(&format!("Walker {n}"), &format!("walker{n}@example.com"))
-            .await;
+        make(
+            as_admin,
+            &format!("Walker {n}"),
+            &format!("walker{n}@example.com"),
+        )
+        .await;
     }
     let order = user::Entity::find()
         .order_by_desc(user::Column::CreatedAt)
@@ -685,9 +639,12 @@ async fn keyset_walk_sees_each_earlier_user_once_newest_first_while_users_are_cr
         seen.extend(data.iter().map(id_of));
         created_at.extend(data.iter().map(|user| user["created_at"].to_string()));
         // A newer user appears between every two page requests.
-        as_admin
-            .make(&format!("Late {page}"), &format!("late{page}@example.com"))
-            .await;
+        make(
+            as_admin,
+            &format!("Late {page}"),
+            &format!("late{page}@example.com"),
+        )
+        .await;
         let Some(next) = body["meta"]["next_cursor"].as_str() else {
             assert_eq!(body["meta"]["next_cursor"], NO_BODY, "{body}");
             break;
@@ -707,7 +664,7 @@ async fn keyset_walk_sees_each_earlier_user_once_newest_first_while_users_are_cr
 async fn garbage_cursor_or_out_of_range_limit_answers_400(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[]).await;
     let admin = app.user(UserRole::Admin).await;
-    let as_admin = Caller(&app, &admin);
+    let as_admin = app.by(&admin);
     let queries = [
         ("cursor=garbage", "cursor"),
         ("cursor=ZGVhZGJlZWY", "cursor"),
@@ -727,14 +684,10 @@ async fn garbage_cursor_or_out_of_range_limit_answers_400(database: TestDatabase
 async fn search_matches_name_or_email_case_insensitively(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[]).await;
     let admin = app.user(UserRole::Admin).await;
-    let as_admin = Caller(&app, &admin);
-    let alice = id_of(
-        &as_admin
-            .make("Alice Administrator", "alice@example.com")
-            .await,
-    );
-    let bob = id_of(&as_admin.make("Bob", "bob.admin@example.com").await);
-    let carol = id_of(&as_admin.make("Carol", "carol@example.org").await);
+    let as_admin = app.by(&admin);
+    let alice = id_of(&make(as_admin, "Alice Administrator", "alice@example.com").await);
+    let bob = id_of(&make(as_admin, "Bob", "bob.admin@example.com").await);
+    let carol = id_of(&make(as_admin, "Carol", "carol@example.org").await);
     let cases = [
         ("ADMIN", vec![&bob, &alice]),
         ("aLiCe", vec![&alice]),
@@ -743,17 +696,17 @@ async fn search_matches_name_or_email_case_insensitively(database: TestDatabase)
     ];
     for (search, expected) in cases {
         let query = format!("search={}&limit=100", encoded(search));
-        let (ids, meta) = list_page(&as_admin, &query).await;
+        let (ids, meta) = list_page(as_admin, &query).await;
         assert_eq!(ids.iter().collect::<Vec<_>>(), expected, "search={search}");
         assert_eq!(meta["next_cursor"], NO_BODY, "search={search}");
     }
     // A search pages like the whole list.
-    let (first, meta) = list_page(&as_admin, "search=Admin&limit=1").await;
+    let (first, meta) = list_page(as_admin, "search=Admin&limit=1").await;
     let next = meta["next_cursor"]
         .as_str()
         .unwrap_or_else(|| panic!("a next page: {meta}"));
     let query = format!("search=Admin&limit=1&cursor={}", encoded(next));
-    let (second, meta) = list_page(&as_admin, &query).await;
+    let (second, meta) = list_page(as_admin, &query).await;
     assert_eq!((first, second), (vec![bob], vec![alice]));
     assert_eq!(meta["next_cursor"], NO_BODY);
 }
@@ -761,10 +714,10 @@ async fn search_matches_name_or_email_case_insensitively(database: TestDatabase)
 async fn search_takes_percent_and_underscore_literally(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[]).await;
     let admin = app.user(UserRole::Admin).await;
-    let as_admin = Caller(&app, &admin);
-    let sale = id_of(&as_admin.make("Sale 50% Off", "sale@example.com").await);
-    let under = id_of(&as_admin.make("Under_Score", "under@example.com").await);
-    as_admin.make("Plain 500", "plain@example.com").await;
+    let as_admin = app.by(&admin);
+    let sale = id_of(&make(as_admin, "Sale 50% Off", "sale@example.com").await);
+    let under = id_of(&make(as_admin, "Under_Score", "under@example.com").await);
+    make(as_admin, "Plain 500", "plain@example.com").await;
     // Each search that finds nothing would find "Plain 500" if `%` or `_` were wildcards.
     let cases = [
         ("%", vec![&sale]),
@@ -776,7 +729,7 @@ async fn search_takes_percent_and_underscore_literally(database: TestDatabase) {
     ];
     for (search, expected) in cases {
         let query = format!("search={}&limit=100", encoded(search));
-        let (ids, _) = list_page(&as_admin, &query).await;
+        let (ids, _) = list_page(as_admin, &query).await;
         assert_eq!(ids.iter().collect::<Vec<_>>(), expected, "search={search}");
     }
 }
@@ -788,7 +741,7 @@ async fn deleting_a_user_removes_his_projects_memberships_messages_notifications
     let admin = app.user(UserRole::Admin).await;
     let owner = app.user(UserRole::User).await;
     let leaver = app.user(UserRole::User).await;
-    let (as_owner, as_leaver) = (Caller(&app, &owner), Caller(&app, &leaver));
+    let (as_owner, as_leaver) = (app.by(&owner), app.by(&leaver));
     let hello = json!({"user_message": "hello"});
 
     let his = uuid_of(&as_leaver.post("/projects", json!({"name": "His"})).await);
@@ -822,7 +775,8 @@ async fn deleting_a_user_removes_his_projects_memberships_messages_notifications
         inserted.unwrap_or_else(|error| panic!("notification: {error}"));
     }
 
-    let answer = Caller(&app, &admin)
+    let answer = app
+        .by(&admin)
         .send("DELETE", &user_path(leaver.id()), NO_BODY)
         .await;
     assert_eq!(answer, (204, NO_BODY));
@@ -858,7 +812,7 @@ async fn deleting_a_project_owner_deletes_the_project_with_its_other_members_and
         app.user(UserRole::User).await,
         app.user(UserRole::User).await,
     );
-    let (as_owner, as_member) = (Caller(&app, &owner), Caller(&app, &member));
+    let (as_owner, as_member) = (app.by(&owner), app.by(&member));
     let project = uuid_of(&as_owner.post("/projects", json!({"name": "Owned"})).await);
     let editor = json!({"user_id": member.id(), "role": "editor"});
     as_owner

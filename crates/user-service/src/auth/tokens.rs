@@ -1,0 +1,80 @@
+//! Access tokens: HS256 JWTs naming the user (`sub`), issued at login and checked on every
+//! signed-in request.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use shared::password;
+use uuid::Uuid;
+
+use crate::config::AuthSettings;
+use crate::domain::{Error, Result};
+
+/// Issues and checks access tokens.
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    lifetime: Duration,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: Uuid,
+    iat: u64,
+    exp: u64,
+}
+
+impl Tokens {
+    /// From the configured secret, or a random per-process one (with a warning) when none is
+    /// configured outside production.
+    pub fn new(settings: &AuthSettings) -> Self {
+        let secret: Vec<u8> = match &settings.jwt_secret {
+            Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+            None => {
+                tracing::warn!(
+                    "JWT_SECRET is not set: using a random secret for this process; tokens stop working when it restarts and other replicas reject them"
+                );
+                password::random_bytes::<32>().to_vec()
+            }
+        };
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+        Self {
+            encoding: EncodingKey::from_secret(&secret),
+            decoding: DecodingKey::from_secret(&secret),
+            validation,
+            lifetime: settings.token_lifetime,
+        }
+    }
+
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    /// A signed token for `user_id`, valid for the configured lifetime.
+    pub fn issue(&self, user_id: Uuid) -> Result<String> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: user_id,
+            iat: now,
+            exp: now + self.lifetime.as_secs(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|error| Error::Internal(format!("cannot sign a token: {error}")))
+    }
+
+    /// The user id of a valid token: signed with our key, HS256, not expired.
+    pub fn verify(&self, token: &str) -> Option<Uuid> {
+        match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+            Ok(data) => Some(data.claims.sub),
+            Err(error) => {
+                tracing::debug!(reason = ?error.kind(), "token refused");
+                None
+            }
+        }
+    }
+}

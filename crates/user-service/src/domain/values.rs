@@ -1,0 +1,495 @@
+//! The values a request carries, each valid by construction: they check themselves when they
+//! are deserialised (or parsed), so code past the boundary never sees an invalid one. A value
+//! that fails says what is wrong in the words that follow the field's name in a class-validator
+//! message (`"must be an email"`, `"should not be empty"`); the HTTP layer puts the field in
+//! front. Each also describes itself to the OpenAPI document, so the document states exactly
+//! the rule the code enforces.
+
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, Error as _};
+use serde_json::Value;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::{PartialSchema, ToSchema};
+
+/// The longest email `users.email` holds.
+pub const MAX_EMAIL_LENGTH: usize = 255;
+
+/// An email address, trimmed and lower-cased: the only form stored or compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// `None` when `raw`, normalised, is not an email address.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let normalised = raw.trim().to_lowercase();
+        (normalised.chars().count() <= MAX_EMAIL_LENGTH
+            && validator::ValidateEmail::validate_email(&normalised))
+        .then_some(Self(normalised))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Email {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).ok_or_else(|| D::Error::custom("must be an email"))
+    }
+}
+
+impl PartialSchema for Email {
+    fn schema() -> RefOr<Schema> {
+        string()
+            .format(Some(SchemaFormat::Custom("email".to_owned())))
+            .max_length(Some(MAX_EMAIL_LENGTH))
+            .examples([serde_json::json!("jane@example.com")])
+            .description(Some(
+                "Trimmed and lower-cased before it is stored or compared.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Email {}
+
+/// A phone number: an optional `+` and 7 to 15 digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+/// The rule of [`Phone`], as the document states it.
+const PHONE_PATTERN: &str = r"^\+?[0-9]{7,15}$";
+
+impl Phone {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let digits = raw.strip_prefix('+').unwrap_or(raw);
+        ((7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| Self(raw.to_owned()))
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Phone {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).ok_or_else(|| {
+            D::Error::custom("must be a phone number: an optional + and 7 to 15 digits")
+        })
+    }
+}
+
+impl PartialSchema for Phone {
+    fn schema() -> RefOr<Schema> {
+        string()
+            .pattern(Some(PHONE_PATTERN))
+            .examples([serde_json::json!("+84901234567")])
+            .into()
+    }
+}
+
+impl ToSchema for Phone {}
+
+/// Defines a string newtype whose length, in characters, is within `min..=max`.
+macro_rules! bounded_text {
+    ($(#[$doc:meta])* $name:ident, $min:literal ..= $max:literal, $example:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MIN: usize = $min;
+            pub const MAX: usize = $max;
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+
+            /// The value, or what is wrong with it (the words after the field's name).
+            fn try_from(value: String) -> Result<Self, String> {
+                check_length(&value, $min, $max).map(|()| Self(value))
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                Self::try_from(String::deserialize(deserializer)?).map_err(D::Error::custom)
+            }
+        }
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                let schema = string()
+                    .min_length(($min > 0).then_some($min))
+                    .max_length(Some($max));
+                if $example.is_empty() {
+                    schema.into()
+                } else {
+                    schema.examples([serde_json::json!($example)]).into()
+                }
+            }
+        }
+
+        impl ToSchema for $name {}
+    };
+}
+
+bounded_text!(
+    /// A person's or a project's name: 1 to 255 characters.
+    Name, 1..=255, "Jane Doe"
+);
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+bounded_text!(
+    /// A conversation's title: 1 to 255 characters.
+    Title, 1..=255, "Refund questions"
+);
+impl fmt::Debug for Title {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+bounded_text!(
+    /// A project's description: at most 10,000 characters.
+    Description, 0..=10000, ""
+);
+impl fmt::Debug for Description {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+bounded_text!(
+    /// What the user writes in a message: 1 to 100,000 characters.
+    UserMessage, 1..=100000, "How do I get a refund?"
+);
+impl fmt::Debug for UserMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+bounded_text!(
+    /// A search term: at most 255 characters.
+    SearchText, 0..=255, ""
+);
+impl fmt::Debug for SearchText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+bounded_text!(
+    /// A new password: 8 to 128 characters, no composition rules (NIST SP 800-63B). Its `Debug`
+    /// never shows it.
+    Password, 8..=128, "correct horse battery"
+);
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+bounded_text!(
+    /// A password given to be checked (login, the current password): 1 to 128 characters. Its
+    /// `Debug` never shows it.
+    GivenPassword, 1..=128, "Admin@123"
+);
+impl fmt::Debug for GivenPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GivenPassword(<redacted>)")
+    }
+}
+
+/// `Ok` when `value` has `min..=max` characters; else the words after the field's name.
+fn check_length(value: &str, min: usize, max: usize) -> Result<(), String> {
+    let length = value.chars().count();
+    if length == 0 && min == 1 {
+        Err("should not be empty".to_owned())
+    } else if length < min {
+        Err(format!("must be longer than or equal to {min} characters"))
+    } else if length > max {
+        Err(format!("must be shorter than or equal to {max} characters"))
+    } else {
+        Ok(())
+    }
+}
+
+/// An avatar's address: an `http` or `https` URL of at most 500 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvatarUrl(String);
+
+impl AvatarUrl {
+    pub const MAX: usize = 500;
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for AvatarUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        let is_web = url::Url::parse(&raw)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host());
+        if !is_web {
+            return Err(D::Error::custom("must be a URL address"));
+        }
+        check_length(&raw, 0, Self::MAX).map_err(D::Error::custom)?;
+        Ok(Self(raw))
+    }
+}
+
+impl PartialSchema for AvatarUrl {
+    fn schema() -> RefOr<Schema> {
+        string()
+            .format(Some(SchemaFormat::Custom("uri".to_owned())))
+            .pattern(Some("^https?://"))
+            .max_length(Some(Self::MAX))
+            .examples([serde_json::json!("https://example.com/avatar.png")])
+            .into()
+    }
+}
+
+impl ToSchema for AvatarUrl {}
+
+/// A conversation's thread id: 1 to 100 characters of `A-Z`, `a-z`, `0-9`, `_` and `-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadId(String);
+
+const THREAD_ID_PATTERN: &str = "^[A-Za-z0-9_-]{1,100}$";
+
+impl ThreadId {
+    /// A new random one: 32 hex digits.
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for ThreadId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        let valid = (1..=100).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if valid {
+            Ok(Self(raw))
+        } else {
+            Err(D::Error::custom(
+                "must be 1 to 100 characters of A-Z, a-z, 0-9, _ and -",
+            ))
+        }
+    }
+}
+
+impl PartialSchema for ThreadId {
+    fn schema() -> RefOr<Schema> {
+        string()
+            .pattern(Some(THREAD_ID_PATTERN))
+            .min_length(Some(1))
+            .max_length(Some(100))
+            .into()
+    }
+}
+
+impl ToSchema for ThreadId {}
+
+/// How deep `metadata` and `attachments` may nest.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// A conversation's `metadata`: a JSON object nested at most [`MAX_JSON_DEPTH`] levels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metadata(Value);
+
+impl Metadata {
+    pub fn into_value(self) -> Value {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Metadata {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        if !value.is_object() {
+            return Err(D::Error::custom("must be a JSON object"));
+        }
+        if depth(&value) > MAX_JSON_DEPTH {
+            return Err(D::Error::custom("must not nest deeper than 32 levels"));
+        }
+        Ok(Self(value))
+    }
+}
+
+impl PartialSchema for Metadata {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("Any JSON object, nested at most 32 levels."))
+            .examples([serde_json::json!({"channel": "web"})])
+            .into()
+    }
+}
+
+impl ToSchema for Metadata {}
+
+/// A message's `attachments`: a JSON array of objects nested at most [`MAX_JSON_DEPTH`] levels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachments(Value);
+
+impl Attachments {
+    pub fn into_value(self) -> Value {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Attachments {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        let objects = value
+            .as_array()
+            .is_some_and(|items| items.iter().all(Value::is_object));
+        if !objects {
+            return Err(D::Error::custom("must be an array of objects"));
+        }
+        if depth(&value) > MAX_JSON_DEPTH {
+            return Err(D::Error::custom("must not nest deeper than 32 levels"));
+        }
+        Ok(Self(value))
+    }
+}
+
+impl PartialSchema for Attachments {
+    fn schema() -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .items(ObjectBuilder::new().schema_type(Type::Object))
+            .description(Some("JSON objects, nested at most 32 levels."))
+            .into()
+    }
+}
+
+impl ToSchema for Attachments {}
+
+/// A page size: 1 to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(u64);
+
+impl Limit {
+    pub const MIN: u64 = 1;
+    pub const MAX: u64 = 100;
+    pub const DEFAULT: Self = Self(20);
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = u64::deserialize(deserializer)?;
+        if value < Self::MIN {
+            Err(D::Error::custom("must not be less than 1"))
+        } else if value > Self::MAX {
+            Err(D::Error::custom("must not be greater than 100"))
+        } else {
+            Ok(Self(value))
+        }
+    }
+}
+
+impl PartialSchema for Limit {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(Self::MIN))
+            .maximum(Some(Self::MAX))
+            .default(Some(serde_json::json!(Self::DEFAULT.0)))
+            .into()
+    }
+}
+
+impl ToSchema for Limit {}
+
+fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        assert_eq!(
+            Email::parse("  Admin@ChatAI.com ").map(Email::into_string),
+            Some("admin@chatai.com".to_owned())
+        );
+        assert_eq!(Email::parse("not-an-email"), None);
+    }
+
+    #[test]
+    fn lengths_are_counted_in_characters_with_class_validator_words() {
+        assert_eq!(
+            Name::try_from(String::new()),
+            Err("should not be empty".to_owned())
+        );
+        assert!(Name::try_from("é".repeat(255)).is_ok());
+        assert_eq!(
+            Name::try_from("é".repeat(256)),
+            Err("must be shorter than or equal to 255 characters".to_owned())
+        );
+        assert_eq!(
+            Password::try_from("short".to_owned()),
+            Err("must be longer than or equal to 8 characters".to_owned())
+        );
+    }
+
+    #[test]
+    fn passwords_never_show_in_debug() {
+        let password = Password::try_from("correct horse battery".to_owned());
+        assert!(!format!("{password:?}").contains("horse"));
+    }
+}
