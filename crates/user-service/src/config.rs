@@ -13,8 +13,6 @@ use shared::env::{AppEnv, ConfigError, Env, parse_bool, parse_number, parse_or};
 use shared::password::HashCost;
 use shared::{Backend, DatabaseConfig};
 
-pub use crate::auth::throttle::ThrottleSettings;
-
 /// Every variable the service reads besides the database ones (`shared::database::vars`).
 pub mod vars {
     shared::variables!(
@@ -98,6 +96,14 @@ pub struct AuthSettings {
     pub hash_cost: HashCost,
 }
 
+/// The login throttle's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleSettings {
+    pub max_per_email: u32,
+    pub max_per_address: u32,
+    pub window: Duration,
+}
+
 /// Whether `POST /auth/register` is open to anyone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registration {
@@ -142,109 +148,116 @@ pub struct LogSettings {
 }
 
 impl Settings {
+    /// Reads and checks every variable, in the order below; the first bad one is the error,
+    /// naming it.
     pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
         let app_env = AppEnv::from_env(env)?;
         let database = DatabaseConfig::from_env(env)?;
-        let migrate_on_start = parse_bool(
-            env,
-            vars::MIGRATE_ON_START,
-            database.backend() == Backend::Sqlite,
-        )?;
-        let migration_lock = LockSettings::from_env(env)?;
-        let http = HttpSettings {
-            host: parse_or(
-                env,
-                vars::USER_SERVICE_HOST,
-                IpAddr::from([0, 0, 0, 0]),
-                "an IP address such as 0.0.0.0 or 127.0.0.1",
-            )?,
-            port: parse_number(env, vars::USER_SERVICE_PORT, 4001, 0, 65535)?,
-            cors_origins: cors_origins(env)?,
-            request_timeout: millis(env, vars::REQUEST_TIMEOUT_MS, 15_000)?,
-            body_limit_bytes: parse_number(
-                env,
-                vars::REQUEST_BODY_LIMIT_BYTES,
-                1024 * 1024,
-                1,
-                1024 * 1024 * 1024,
-            )?,
-            shutdown_timeout: millis(env, vars::SHUTDOWN_TIMEOUT_MS, 10_000)?,
-            trusted_proxies: trusted_proxies(env)?,
-        };
-        let health = HealthSettings {
-            db_timeout: millis(env, vars::HEALTH_DB_TIMEOUT_MS, 2_000)?,
-            probe_interval: millis(env, vars::HEALTH_PROBE_INTERVAL_MS, 2_000)?,
-        };
-        let log = LogSettings {
-            filter: log_filter(env)?,
-            format: match env.get(vars::LOG_FORMAT)?.as_deref().map(str::trim) {
-                None => LogFormat::Human,
-                Some(raw) if raw.eq_ignore_ascii_case("human") => LogFormat::Human,
-                Some(raw) if raw.eq_ignore_ascii_case("json") => LogFormat::Json,
-                Some(raw) => {
-                    return Err(ConfigError::new(
-                        vars::LOG_FORMAT,
-                        format!("expected human or json, got {raw:?}"),
-                    ));
-                }
-            },
-        };
-        let auth = auth_settings(env, app_env)?;
-        let throttle = ThrottleSettings {
-            max_per_email: parse_number(env, vars::LOGIN_MAX_FAILURES, 5, 1, 1_000_000)?,
-            max_per_address: parse_number(
-                env,
-                vars::LOGIN_MAX_FAILURES_PER_ADDRESS,
-                100,
-                1,
-                1_000_000,
-            )?,
-            window: Duration::from_secs(parse_number(
-                env,
-                vars::LOGIN_WINDOW_SECONDS,
-                900,
-                1,
-                86_400,
-            )?),
-        };
-        let redis = RedisSettings {
-            url: match env.get(vars::REDIS_URL)? {
-                None => None,
-                Some(url) => {
-                    redis::Client::open(url.as_str()).map_err(|_| {
-                        ConfigError::new(
-                            vars::REDIS_URL,
-                            "expected redis://[user:password@]host[:port][/db] (the value is not shown: it may hold a password)",
-                        )
-                    })?;
-                    Some(SecretString::from(url))
-                }
-            },
-            key_prefix: env
-                .get(vars::REDIS_KEY_PREFIX)?
-                .unwrap_or_else(|| "user-service:".to_owned()),
-        };
-        let seed_on_start = parse_bool(
-            env,
-            vars::SEED_ON_START,
-            database.backend() == Backend::Sqlite && app_env != AppEnv::Production,
-        )?;
-        let seed_passwords = DevelopmentPasswords::for_deployment(env, database.backend())?;
+        let sqlite = database.backend() == Backend::Sqlite;
         Ok(Self {
             app_env,
-            http,
+            migrate_on_start: parse_bool(env, vars::MIGRATE_ON_START, sqlite)?,
+            migration_lock: LockSettings::from_env(env)?,
+            http: http_settings(env)?,
+            health: HealthSettings {
+                db_timeout: millis(env, vars::HEALTH_DB_TIMEOUT_MS, 2_000)?,
+                probe_interval: millis(env, vars::HEALTH_PROBE_INTERVAL_MS, 2_000)?,
+            },
+            log: log_settings(env)?,
+            auth: auth_settings(env, app_env)?,
+            throttle: throttle_settings(env)?,
+            redis: redis_settings(env)?,
+            seed_on_start: parse_bool(
+                env,
+                vars::SEED_ON_START,
+                sqlite && app_env != AppEnv::Production,
+            )?,
+            seed_passwords: DevelopmentPasswords::for_deployment(env, database.backend())?,
             database,
-            migrate_on_start,
-            migration_lock,
-            health,
-            log,
-            auth,
-            throttle,
-            redis,
-            seed_on_start,
-            seed_passwords,
         })
     }
+}
+
+fn http_settings(env: &impl Env) -> Result<HttpSettings, ConfigError> {
+    Ok(HttpSettings {
+        host: parse_or(
+            env,
+            vars::USER_SERVICE_HOST,
+            IpAddr::from([0, 0, 0, 0]),
+            "an IP address such as 0.0.0.0 or 127.0.0.1",
+        )?,
+        port: parse_number(env, vars::USER_SERVICE_PORT, 4001, 0, 65535)?,
+        cors_origins: cors_origins(env)?,
+        request_timeout: millis(env, vars::REQUEST_TIMEOUT_MS, 15_000)?,
+        body_limit_bytes: parse_number(
+            env,
+            vars::REQUEST_BODY_LIMIT_BYTES,
+            1024 * 1024,
+            1,
+            1024 * 1024 * 1024,
+        )?,
+        shutdown_timeout: millis(env, vars::SHUTDOWN_TIMEOUT_MS, 10_000)?,
+        trusted_proxies: trusted_proxies(env)?,
+    })
+}
+
+fn log_settings(env: &impl Env) -> Result<LogSettings, ConfigError> {
+    let format = match env.get(vars::LOG_FORMAT)?.as_deref().map(str::trim) {
+        None => LogFormat::Human,
+        Some(raw) if raw.eq_ignore_ascii_case("human") => LogFormat::Human,
+        Some(raw) if raw.eq_ignore_ascii_case("json") => LogFormat::Json,
+        Some(raw) => {
+            return Err(ConfigError::new(
+                vars::LOG_FORMAT,
+                format!("expected human or json, got {raw:?}"),
+            ));
+        }
+    };
+    Ok(LogSettings {
+        filter: log_filter(env)?,
+        format,
+    })
+}
+
+fn throttle_settings(env: &impl Env) -> Result<ThrottleSettings, ConfigError> {
+    Ok(ThrottleSettings {
+        max_per_email: parse_number(env, vars::LOGIN_MAX_FAILURES, 5, 1, 1_000_000)?,
+        max_per_address: parse_number(
+            env,
+            vars::LOGIN_MAX_FAILURES_PER_ADDRESS,
+            100,
+            1,
+            1_000_000,
+        )?,
+        window: Duration::from_secs(parse_number(
+            env,
+            vars::LOGIN_WINDOW_SECONDS,
+            900,
+            1,
+            86_400,
+        )?),
+    })
+}
+
+fn redis_settings(env: &impl Env) -> Result<RedisSettings, ConfigError> {
+    let url = match env.get(vars::REDIS_URL)? {
+        None => None,
+        Some(url) => {
+            redis::Client::open(url.as_str()).map_err(|_| {
+                ConfigError::new(
+                    vars::REDIS_URL,
+                    "expected redis://[user:password@]host[:port][/db] (the value is not shown: it may hold a password)",
+                )
+            })?;
+            Some(SecretString::from(url))
+        }
+    };
+    Ok(RedisSettings {
+        url,
+        key_prefix: env
+            .get(vars::REDIS_KEY_PREFIX)?
+            .unwrap_or_else(|| "user-service:".to_owned()),
+    })
 }
 
 fn auth_settings(env: &impl Env, app_env: AppEnv) -> Result<AuthSettings, ConfigError> {

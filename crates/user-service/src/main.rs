@@ -35,7 +35,8 @@ fn main() -> ExitCode {
 
 /// glibc's malloc raises its mmap threshold to the size of the largest block freed, so after
 /// the first argon2 block (19 MiB) is freed every later one comes from the heap and stays there
-/// when freed: a login flood left 480 MB resident for good. Pinning the threshold keeps each
+/// when freed, so a login flood left hundreds of megabytes resident for good (figures in
+/// docs/BENCHMARKS.md). Pinning the threshold keeps each
 /// block of 4 MiB or more a mapping of its own, returned to the system when freed (the hashing
 /// threads reuse theirs while they have work, see `auth::Passwords`).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -270,8 +270,8 @@ where
 {
     let mut request = std::pin::pin!(request);
     // Most answers are ready at their first poll (`/health` always is): those never watch for
-    // the cut. Watching costs a lock or two (about 90 ns a request here, against 15 ns for this
-    // first poll), which only requests that wait on something pay.
+    // the cut. Watching takes a lock or two, several times what this first poll costs, so only
+    // requests that wait on something pay for it.
     let first = std::future::poll_fn(|context| {
         Poll::Ready(match request.as_mut().poll(context) {
             Poll::Ready(response) => Some(response),

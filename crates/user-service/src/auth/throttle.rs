@@ -21,13 +21,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 
-/// The throttle's limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ThrottleSettings {
-    pub max_per_email: u32,
-    pub max_per_address: u32,
-    pub window: Duration,
-}
+use crate::config::ThrottleSettings;
 
 /// The answer to a login attempt.
 #[derive(Debug)]

@@ -102,8 +102,27 @@ impl PartialSchema for Phone {
 impl ToSchema for Phone {}
 
 /// Defines a string newtype whose length, in characters, is within `min..=max`.
+/// `redacted` ones never show their value in `Debug`.
 macro_rules! bounded_text {
     ($(#[$doc:meta])* $name:ident, $min:literal ..= $max:literal, $example:literal) => {
+        bounded_text!(@define $(#[$doc])* $name, $min..=$max, $example);
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.0, f)
+            }
+        }
+    };
+    ($(#[$doc:meta])* redacted $name:ident, $min:literal ..= $max:literal, $example:literal) => {
+        bounded_text!(@define $(#[$doc])* $name, $min..=$max, $example);
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}(<redacted>)", stringify!($name))
+            }
+        }
+    };
+    (@define $(#[$doc:meta])* $name:ident, $min:literal ..= $max:literal, $example:literal) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq)]
         pub struct $name(String);
@@ -157,73 +176,38 @@ bounded_text!(
     /// A person's or a project's name: 1 to 255 characters.
     Name, 1..=255, "Jane Doe"
 );
-impl fmt::Debug for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
 
 bounded_text!(
     /// A conversation's title: 1 to 255 characters.
     Title, 1..=255, "Refund questions"
 );
-impl fmt::Debug for Title {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
 
 bounded_text!(
     /// A project's description: at most 10,000 characters.
     Description, 0..=10000, ""
 );
-impl fmt::Debug for Description {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
 
 bounded_text!(
     /// What the user writes in a message: 1 to 100,000 characters.
     UserMessage, 1..=100000, "How do I get a refund?"
 );
-impl fmt::Debug for UserMessage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
 
 bounded_text!(
     /// A search term: at most 255 characters.
     SearchText, 0..=255, ""
 );
-impl fmt::Debug for SearchText {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
-    }
-}
 
 bounded_text!(
     /// A new password: 8 to 128 characters, no composition rules (NIST SP 800-63B). Its `Debug`
     /// never shows it.
-    Password, 8..=128, "correct horse battery"
+    redacted Password, 8..=128, "correct horse battery"
 );
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(<redacted>)")
-    }
-}
 
 bounded_text!(
     /// A password given to be checked (login, the current password): 1 to 128 characters. Its
     /// `Debug` never shows it.
-    GivenPassword, 1..=128, "Admin@123"
+    redacted GivenPassword, 1..=128, "Admin@123"
 );
-impl fmt::Debug for GivenPassword {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("GivenPassword(<redacted>)")
-    }
-}
 
 /// `Ok` when `value` has `min..=max` characters; else the words after the field's name.
 fn check_length(value: &str, min: usize, max: usize) -> Result<(), String> {

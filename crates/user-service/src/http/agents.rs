@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::error::{ErrorBody, Result};
 use super::extract::ValidQuery;
-use super::pagination::{PageBody, page_request};
+use super::pagination::{Page, page_request};
 use super::timestamp;
 use crate::domain::CurrentUser;
 use crate::domain::agents;
@@ -77,16 +77,16 @@ pub struct ListAgentsQuery {
 #[utoipa::path(get, path = "/agents", tag = "agents", params(ListAgentsQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = PageBody<AgentResponse>),
+        (status = 200, body = Page<AgentResponse>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     ))]
 async fn list_agents(
     State(state): State<AppState>,
     caller: CurrentUser,
     ValidQuery(query): ValidQuery<ListAgentsQuery>,
-) -> Result<Json<PageBody<AgentResponse>>> {
+) -> Result<Json<Page<AgentResponse>>> {
     let page = page_request(query.limit, query.cursor.as_deref(), Direction::NewestFirst)?;
     let include_inactive = query.include_inactive.unwrap_or(false);
     let agents = agents::list(&state.db, &caller, include_inactive, &page).await?;
-    Ok(Json(PageBody::new(agents, AgentResponse::from)))
+    Ok(Json(Page::new(agents, AgentResponse::from)))
 }

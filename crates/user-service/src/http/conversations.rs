@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::error::{ErrorBody, Result};
 use super::extract::{Id, ValidJson, ValidQuery};
-use super::pagination::{PageBody, page_request};
+use super::pagination::{Page, page_request};
 use super::{nullable, timestamp};
 use crate::domain::Caller;
 use crate::domain::conversations::{self, NewConversation, NewMessage};
@@ -80,20 +80,17 @@ pub struct ListConversationsQuery {
 #[utoipa::path(get, path = "/conversations", tag = "conversations",
     params(ListConversationsQuery), security(("bearer" = [])),
     responses(
-        (status = 200, body = PageBody<ConversationResponse>),
+        (status = 200, body = Page<ConversationResponse>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 async fn list_conversations(
     State(state): State<AppState>,
     caller: Caller,
     ValidQuery(query): ValidQuery<ListConversationsQuery>,
-) -> Result<Json<PageBody<ConversationResponse>>> {
+) -> Result<Json<Page<ConversationResponse>>> {
     let page = page_request(query.limit, query.cursor.as_deref(), Direction::NewestFirst)?;
     let conversations = conversations::list(&state.db, caller, query.project_id, &page).await?;
-    Ok(Json(PageBody::new(
-        conversations,
-        ConversationResponse::from,
-    )))
+    Ok(Json(Page::new(conversations, ConversationResponse::from)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -154,8 +151,9 @@ pub struct UpdateConversationRequest {
     metadata: Option<Option<Metadata>>,
 }
 
-/// Change a conversation (editor and up). `PUT` and `PATCH` are the same: both take a partial
-/// body.
+/// Change a conversation (editor and up).
+///
+/// `PUT` and `PATCH` are the same: both take a partial body.
 #[utoipa::path(method(put, patch), path = "/conversations/{id}", tag = "conversations",
     params(("id" = Uuid, Path)), request_body = UpdateConversationRequest, security(("bearer" = [])),
     responses(
@@ -253,7 +251,7 @@ pub struct ListMessagesQuery {
 #[utoipa::path(get, path = "/conversations/{id}/messages", tag = "conversations",
     params(("id" = Uuid, Path), ListMessagesQuery), security(("bearer" = [])),
     responses(
-        (status = 200, body = PageBody<MessageResponse>),
+        (status = 200, body = Page<MessageResponse>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 async fn list_messages(
@@ -261,14 +259,14 @@ async fn list_messages(
     caller: Caller,
     Id(id): Id,
     ValidQuery(query): ValidQuery<ListMessagesQuery>,
-) -> Result<Json<PageBody<MessageResponse>>> {
+) -> Result<Json<Page<MessageResponse>>> {
     let direction = match query.order.unwrap_or_default() {
         MessageOrder::Asc => Direction::OldestFirst,
         MessageOrder::Desc => Direction::NewestFirst,
     };
     let page = page_request(query.limit, query.cursor.as_deref(), direction)?;
     let messages = conversations::messages(&state.db, caller, id, &page).await?;
-    Ok(Json(PageBody::new(messages, MessageResponse::from)))
+    Ok(Json(Page::new(messages, MessageResponse::from)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -17,38 +17,28 @@ use crate::domain;
 /// `Result` with [`ApiError`] as the default error.
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
+/// What an answer can go wrong with: a rule of the domain (its own [`domain::Error`]), or a
+/// request the HTTP layer itself refuses.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// A rule answered no; its kind decides the status.
+    #[error(transparent)]
+    Domain(#[from] domain::Error),
     /// 400 with one message per problem, each naming its field first.
     #[error("validation failed: {0:?}")]
     Validation(Vec<String>),
     /// 400 with one message.
     #[error("bad request: {0}")]
     BadRequest(String),
-    /// 401, with `WWW-Authenticate: Bearer`.
+    /// 401 for a missing or invalid token, with `WWW-Authenticate: Bearer`.
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
-    /// 403.
-    #[error("forbidden: {0}")]
-    Forbidden(&'static str),
-    /// 404: missing, or hidden from the caller (the same answer).
-    #[error("not found: {0}")]
-    NotFound(&'static str),
-    /// 409: a uniqueness or last-owner/last-admin rule.
-    #[error("conflict: {0}")]
-    Conflict(String),
     /// 413.
     #[error("request body too large")]
     PayloadTooLarge,
     /// 415.
     #[error("unsupported media type")]
     UnsupportedMediaType,
-    /// 429, with `Retry-After`.
-    #[error("too many requests (retry after {retry_after_secs}s)")]
-    TooManyRequests { retry_after_secs: u64 },
-    /// 503: a dependency failed or timed out; the cause is logged, never sent.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
     /// 500: a bug; the cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -77,17 +67,23 @@ pub enum Message {
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
+        use domain::Error;
         match self {
             Self::Validation(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Domain(error) => match error {
+                Error::Invalid(_) | Error::Refused(_) => StatusCode::BAD_REQUEST,
+                Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+                Error::Forbidden(_) => StatusCode::FORBIDDEN,
+                Error::NotFound(_) => StatusCode::NOT_FOUND,
+                Error::Conflict(_) => StatusCode::CONFLICT,
+                Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+                Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
         }
     }
 
@@ -97,22 +93,30 @@ impl ApiError {
     }
 
     fn message(self) -> Message {
-        match self {
-            Self::Validation(messages) => Message::Many(messages),
-            Self::BadRequest(message) | Self::Conflict(message) => Message::One(message),
-            Self::Unauthorized(message) | Self::Forbidden(message) | Self::NotFound(message) => {
-                Message::One(message.to_owned())
+        use domain::Error;
+        let text = match self {
+            Self::Validation(messages) | Self::Domain(Error::Invalid(messages)) => {
+                return Message::Many(messages);
             }
-            Self::PayloadTooLarge => Message::One("Request body is too large".to_owned()),
-            Self::UnsupportedMediaType => {
-                Message::One("Content-Type must be application/json".to_owned())
+            Self::BadRequest(message) | Self::Domain(Error::Conflict(message)) => message,
+            Self::Unauthorized(message)
+            | Self::Domain(
+                Error::Unauthenticated(message)
+                | Error::Forbidden(message)
+                | Error::NotFound(message)
+                | Error::Refused(message),
+            ) => message.to_owned(),
+            Self::PayloadTooLarge => "Request body is too large".to_owned(),
+            Self::UnsupportedMediaType => "Content-Type must be application/json".to_owned(),
+            Self::Domain(Error::TooManyAttempts { .. }) => {
+                "Too many failed login attempts, try again later".to_owned()
             }
-            Self::TooManyRequests { .. } => {
-                Message::One("Too many failed login attempts, try again later".to_owned())
+            Self::Domain(Error::Unavailable(_)) => "Service Unavailable".to_owned(),
+            Self::Internal(_) | Self::Domain(Error::Internal(_)) => {
+                "Internal server error".to_owned()
             }
-            Self::Unavailable(_) => Message::One("Service Unavailable".to_owned()),
-            Self::Internal(_) => Message::One("Internal server error".to_owned()),
-        }
+        };
+        Message::One(text)
     }
 }
 
@@ -129,16 +133,21 @@ pub fn envelope(status: StatusCode, message: Message) -> Response {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        use domain::Error;
         match &self {
-            Self::Internal(cause) => tracing::error!(%cause, "request failed"),
-            Self::Unavailable(cause) => {
+            Self::Internal(cause) | Self::Domain(Error::Internal(cause)) => {
+                tracing::error!(%cause, "request failed")
+            }
+            Self::Domain(Error::Unavailable(cause)) => {
                 tracing::warn!(%cause, "request failed: a dependency is unavailable")
             }
             _ => {}
         }
         let extra = match &self {
-            Self::Unauthorized(_) => Some((WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))),
-            Self::TooManyRequests { retry_after_secs } => {
+            Self::Unauthorized(_) | Self::Domain(Error::Unauthenticated(_)) => {
+                Some((WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")))
+            }
+            Self::Domain(Error::TooManyAttempts { retry_after_secs }) => {
                 Some((RETRY_AFTER, HeaderValue::from(*retry_after_secs)))
             }
             _ => None,
@@ -148,25 +157,6 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(name, value);
         }
         response
-    }
-}
-
-impl From<domain::Error> for ApiError {
-    fn from(error: domain::Error) -> Self {
-        use domain::Error;
-        match error {
-            Error::Invalid(messages) => Self::Validation(messages),
-            Error::Refused(message) => Self::BadRequest(message.to_owned()),
-            Error::Unauthenticated(message) => Self::Unauthorized(message),
-            Error::Forbidden(message) => Self::Forbidden(message),
-            Error::NotFound(message) => Self::NotFound(message),
-            Error::Conflict(message) => Self::Conflict(message),
-            Error::TooManyAttempts { retry_after_secs } => {
-                Self::TooManyRequests { retry_after_secs }
-            }
-            Error::Unavailable(cause) => Self::Unavailable(cause),
-            Error::Internal(cause) => Self::Internal(cause),
-        }
     }
 }
 

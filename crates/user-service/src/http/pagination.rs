@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::ApiError;
-use crate::domain::paging::{Cursor, Direction, Page, PageRequest};
+use crate::domain::paging::{self, Cursor, Direction, PageRequest};
 use crate::domain::values::Limit;
 
 /// The page a list request asks for: `limit` (validated when parsed) and `cursor`.
@@ -67,9 +67,9 @@ fn decode(text: &str, direction: Direction) -> Option<Cursor> {
     })
 }
 
-/// One page of a list, as the client sees it.
+/// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PageBody<T> {
+pub struct Page<T> {
     pub data: Vec<T>,
     pub meta: PageMeta,
 }
@@ -83,9 +83,9 @@ pub struct PageMeta {
     pub next_cursor: Option<String>,
 }
 
-impl<T> PageBody<T> {
+impl<T> Page<T> {
     /// `page` with each row in its representation.
-    pub fn new<R>(page: Page<R>, represent: impl FnMut(R) -> T) -> Self {
+    pub fn new<R>(page: paging::Page<R>, represent: impl FnMut(R) -> T) -> Self {
         Self {
             meta: PageMeta {
                 limit: page.limit.get(),

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody, Result};
 use super::extract::{Id, Ids, ValidJson, ValidQuery};
-use super::pagination::{PageBody, page_request};
+use super::pagination::{Page, page_request};
 use super::{nullable, timestamp};
 use crate::domain::paging::Direction;
 use crate::domain::projects::{self, Member, NewMember};
@@ -74,18 +74,18 @@ pub struct ListProjectsQuery {
 #[utoipa::path(get, path = "/projects", tag = "projects", params(ListProjectsQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = PageBody<ProjectResponse>),
+        (status = 200, body = Page<ProjectResponse>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     ))]
 async fn list_projects(
     State(state): State<AppState>,
     caller: Caller,
     ValidQuery(query): ValidQuery<ListProjectsQuery>,
-) -> Result<Json<PageBody<ProjectResponse>>> {
+) -> Result<Json<Page<ProjectResponse>>> {
     let page = page_request(query.limit, query.cursor.as_deref(), Direction::NewestFirst)?;
     let all = query.all.unwrap_or(false);
     let projects = projects::list(&state.db, caller, all, &page).await?;
-    Ok(Json(PageBody::new(projects, |(project, role)| {
+    Ok(Json(Page::new(projects, |(project, role)| {
         ProjectResponse::new(project, role)
     })))
 }
@@ -141,7 +141,9 @@ pub struct UpdateProjectRequest {
     description: Option<Option<Description>>,
 }
 
-/// Change a project (editor and up). `PUT` and `PATCH` are the same: both take a partial body.
+/// Change a project (editor and up).
+///
+/// `PUT` and `PATCH` are the same: both take a partial body.
 #[utoipa::path(method(put, patch), path = "/projects/{id}", tag = "projects", params(("id" = Uuid, Path)),
     request_body = UpdateProjectRequest, security(("bearer" = [])),
     responses(
@@ -222,7 +224,7 @@ pub struct ListMembersQuery {
 #[utoipa::path(get, path = "/projects/{id}/members", tag = "projects",
     params(("id" = Uuid, Path), ListMembersQuery), security(("bearer" = [])),
     responses(
-        (status = 200, body = PageBody<MemberResponse>),
+        (status = 200, body = Page<MemberResponse>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 async fn list_members(
@@ -230,10 +232,10 @@ async fn list_members(
     caller: Caller,
     Id(id): Id,
     ValidQuery(query): ValidQuery<ListMembersQuery>,
-) -> Result<Json<PageBody<MemberResponse>>> {
+) -> Result<Json<Page<MemberResponse>>> {
     let page = page_request(query.limit, query.cursor.as_deref(), Direction::NewestFirst)?;
     let members = projects::members(&state.db, caller, id, &page).await?;
-    Ok(Json(PageBody::new(members, MemberResponse::from)))
+    Ok(Json(Page::new(members, MemberResponse::from)))
 }
 
 /// Who to add: `user_id` or `email`, one of them.

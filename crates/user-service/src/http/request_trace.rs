@@ -6,10 +6,9 @@
 //! futures, the id copied into the request headers, a request extension (a hash map growth for
 //! every request), a second header lookup on the way out and a wrapped response body. Here the
 //! id is looked up once, stored in the request headers only when it was generated, and moved
-//! onto the response. Measured against those three (configured to log exactly what this layer
-//! logs; bench/tuning.md, 2026-11-25): 2 900 instructions more per `/health` request (+15 % of
-//! the service's user-space cost, about the margin above the `/health` target), and within the
-//! noise of the 220 000 – 410 000 an API request costs. Kept for `/health`.
+//! onto the response. It is kept because `/health`, which does almost nothing else, pays
+//! noticeably for the three (docs/BENCHMARKS.md, "tower-http's layers against the hand-written
+//! ones"); an API request would not notice either.
 //!
 //! Handlers that need the id read the `x-request-id` request header: after this layer it is
 //! always there.

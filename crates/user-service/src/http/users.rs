@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::error::{ErrorBody, Result};
 use super::extract::{Id, ValidJson, ValidQuery};
-use super::pagination::{PageBody, page_request};
+use super::pagination::{Page, page_request};
 use super::{nullable, timestamp};
 use crate::domain::CurrentUser;
 use crate::domain::paging::Direction;
@@ -82,17 +82,17 @@ pub struct ListUsersQuery {
 #[utoipa::path(get, path = "/users", tag = "users", params(ListUsersQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = PageBody<UserResponse>),
+        (status = 200, body = Page<UserResponse>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     ))]
 async fn list_users(
     State(state): State<AppState>,
     caller: CurrentUser,
     ValidQuery(query): ValidQuery<ListUsersQuery>,
-) -> Result<Json<PageBody<UserResponse>>> {
+) -> Result<Json<Page<UserResponse>>> {
     let page = page_request(query.limit, query.cursor.as_deref(), Direction::NewestFirst)?;
     let users = users::list(&state.db, &caller, query.search.as_ref(), &page).await?;
-    Ok(Json(PageBody::new(users, UserResponse::from)))
+    Ok(Json(Page::new(users, UserResponse::from)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -171,8 +171,9 @@ pub struct UpdateUserRequest {
     is_active: Option<bool>,
 }
 
-/// Change a user (admin: any field; the user himself: name, phone, avatar_url, password). `PUT`
-/// and `PATCH` are the same: both take a partial body.
+/// Change a user (admin: any field; the user himself: name, phone, avatar_url, password).
+///
+/// `PUT` and `PATCH` are the same: both take a partial body.
 #[utoipa::path(method(put, patch), path = "/users/{id}", tag = "users", params(("id" = Uuid, Path)),
     request_body = UpdateUserRequest, security(("bearer" = [])),
     responses(
