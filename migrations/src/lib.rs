@@ -12,6 +12,7 @@ mod lock;
 mod m20261124_000001_initial_schema;
 mod m20261125_000002_normalised_emails;
 mod m20261125_000003_list_indexes;
+mod m20261204_000004_idna_emails;
 
 use sea_orm_migration::MigrationStatus;
 use sea_orm_migration::sea_orm::DatabaseConnection;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_initial_schema::Migration),
             Box::new(m20261125_000002_normalised_emails::Migration),
             Box::new(m20261125_000003_list_indexes::Migration),
+            Box::new(m20261204_000004_idna_emails::Migration),
         ]
     }
 }

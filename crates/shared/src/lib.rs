@@ -2,6 +2,7 @@
 //! turn configuration into a database connection.
 
 pub mod database;
+pub mod email;
 pub mod entities;
 pub mod env;
 pub mod password;

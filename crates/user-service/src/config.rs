@@ -35,6 +35,8 @@ pub mod vars {
         LOGIN_MAX_FAILURES,
         LOGIN_MAX_FAILURES_PER_ADDRESS,
         LOGIN_WINDOW_SECONDS,
+        REGISTRATION_MAX_PER_ADDRESS,
+        REGISTRATION_WINDOW_SECONDS,
         TRUSTED_PROXIES,
         REDIS_URL,
         REDIS_KEY_PREFIX,
@@ -96,12 +98,15 @@ pub struct AuthSettings {
     pub hash_cost: HashCost,
 }
 
-/// The login throttle's limits.
+/// The throttles' limits: failed logins per email and per address within `window`, and
+/// registrations per address within `registration_window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleSettings {
     pub max_per_email: u32,
     pub max_per_address: u32,
     pub window: Duration,
+    pub registrations_per_address: u32,
+    pub registration_window: Duration,
 }
 
 /// Whether `POST /auth/register` is open to anyone.
@@ -233,6 +238,20 @@ fn throttle_settings(env: &impl Env) -> Result<ThrottleSettings, ConfigError> {
             env,
             vars::LOGIN_WINDOW_SECONDS,
             900,
+            1,
+            86_400,
+        )?),
+        registrations_per_address: parse_number(
+            env,
+            vars::REGISTRATION_MAX_PER_ADDRESS,
+            20,
+            1,
+            1_000_000,
+        )?,
+        registration_window: Duration::from_secs(parse_number(
+            env,
+            vars::REGISTRATION_WINDOW_SECONDS,
+            3600,
             1,
             86_400,
         )?),

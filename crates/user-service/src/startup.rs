@@ -22,11 +22,11 @@ use tower::{Service, ServiceBuilder};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::auth::{Auth, LoginThrottle, Passwords, Tokens};
+use crate::auth::{Auth, Passwords, Throttle, Tokens};
 use crate::config::{HttpSettings, Settings};
 use crate::database_health::{DatabaseHealth, spawn_probe};
 use crate::domain::Email;
-use crate::domain::users;
+use crate::domain::users::{self, AvatarPolicy};
 use crate::http;
 use crate::http::cors::CorsForOriginsLayer;
 use crate::http::error::{Message, envelope};
@@ -117,8 +117,7 @@ impl Application {
         };
         refuse_published_passwords(&db, &passwords, &published).await?;
 
-        let throttle = LoginThrottle::new(
-            settings.throttle,
+        let throttle = Throttle::new(
             settings.redis.url.as_ref().map(|url| url.expose_secret()),
             settings.redis.key_prefix.clone(),
         )
@@ -140,8 +139,12 @@ impl Application {
                 tokens: Tokens::new(&settings.auth),
                 passwords,
                 throttle,
+                limits: settings.throttle,
                 published,
                 registration: settings.auth.registration,
+            },
+            avatars: AvatarPolicy {
+                allow_http: settings.app_env != AppEnv::Production,
             },
             trusted_proxies: settings.http.trusted_proxies.clone(),
         });
@@ -389,7 +392,7 @@ fn with_middleware(
     // The body limit goes outermost: its response body is not `Default`, which CORS and the
     // timeout need of the body they wrap, and there it costs no extra boxing of each response.
     ServiceBuilder::new()
-        .map_response(http::envelope_bare_errors)
+        .map_response(http::finish)
         .layer(RequestBodyLimitLayer::new(http.body_limit_bytes))
         .layer(RequestTraceLayer)
         .layer(CorsForOriginsLayer::new(&http.cors_origins, REQUEST_ID))

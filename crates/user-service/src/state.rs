@@ -11,6 +11,7 @@ use ipnet::IpNet;
 
 use crate::auth::Auth;
 use crate::database_health::{DatabaseHealth, DatabaseProbe};
+use crate::domain::users::AvatarPolicy;
 
 #[derive(Clone)]
 pub struct AppState(Arc<AppContext>);
@@ -21,6 +22,7 @@ pub struct AppContext {
     pub database_health: Arc<DatabaseHealth>,
     pub database_probe: DatabaseProbe,
     pub auth: Auth,
+    pub avatars: AvatarPolicy,
     pub trusted_proxies: Vec<IpNet>,
 }
 

@@ -10,6 +10,8 @@ on_both_backends!(
     a_differently_cased_duplicate_email_is_refused_by_the_database,
     a_denormalised_email_is_refused_on_insert_and_on_update,
     emails_stored_before_the_migration_are_normalised_by_it,
+    unicode_domains_stored_before_the_idna_migration_take_their_punycode_form,
+    the_idna_migration_refuses_one_address_in_two_spellings_and_changes_nothing,
     the_email_rule_is_in_the_catalog_after_up_and_gone_after_down,
 );
 
@@ -73,6 +75,40 @@ async fn emails_stored_before_the_migration_are_normalised_by_it(database: TestD
     );
 }
 
+async fn unicode_domains_stored_before_the_idna_migration_take_their_punycode_form(
+    database: TestDatabase,
+) {
+    migration::run(&database.db, &database.config, Command::Up(Some(3)))
+        .await
+        .unwrap_or_else(|error| panic!("up 3: {error}"));
+    database
+        .execute(&insert_user(&database, "jane@bücher.example"))
+        .await;
+    let database = database.migrate().await;
+    let stored = "SELECT COUNT(*) FROM users WHERE email = 'jane@xn--bcher-kva.example'";
+    assert_eq!(database.count(stored).await, 1);
+}
+
+async fn the_idna_migration_refuses_one_address_in_two_spellings_and_changes_nothing(
+    database: TestDatabase,
+) {
+    migration::run(&database.db, &database.config, Command::Up(Some(3)))
+        .await
+        .unwrap_or_else(|error| panic!("up 3: {error}"));
+    for email in ["jane@bücher.example", "jane@xn--bcher-kva.example"] {
+        database.execute(&insert_user(&database, email)).await;
+    }
+    let error = migration::run(&database.db, &database.config, Command::Up(None))
+        .await
+        .expect_err("two spellings of one address must stop the migration");
+    assert!(
+        error.to_string().contains("one address in two spellings"),
+        "{error}"
+    );
+    let unicode = "SELECT COUNT(*) FROM users WHERE email = 'jane@bücher.example'";
+    assert_eq!(database.count(unicode).await, 1, "the row is left as it was");
+}
+
 /// The rule's catalog objects: the CHECK constraint on PostgreSQL, the two triggers on SQLite.
 async fn email_rule_objects(database: &TestDatabase) -> Vec<String> {
     catalog::read(&database.db)
@@ -94,10 +130,10 @@ async fn the_email_rule_is_in_the_catalog_after_up_and_gone_after_down(database:
     };
     assert_eq!(email_rule_objects(&database).await, expected);
 
-    // Revert the two later migrations: the rule goes, mixed case is accepted again.
-    migration::run(&database.db, &database.config, Command::Down(Some(2)))
+    // Revert the later migrations: the rule goes, mixed case is accepted again.
+    migration::run(&database.db, &database.config, Command::Down(Some(3)))
         .await
-        .unwrap_or_else(|error| panic!("down 2: {error}"));
+        .unwrap_or_else(|error| panic!("down 3: {error}"));
     assert!(email_rule_objects(&database).await.is_empty());
     database
         .execute(&insert_user(&database, "Mixed@example.com"))

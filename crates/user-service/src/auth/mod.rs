@@ -14,23 +14,28 @@ use sea_orm::ConnectionTrait;
 use shared::entities::{UserRole, user};
 
 pub use passwords::Passwords;
-pub use throttle::LoginThrottle;
+pub use throttle::Throttle;
 pub use tokens::Tokens;
 
-use crate::config::Registration;
+use crate::config::{Registration, ThrottleSettings};
 use crate::domain::users::{self, NewUser, PasswordHashing};
 use crate::domain::values::{Email, GivenPassword, Name, Password, Phone};
 use crate::domain::{Error, Result};
-use throttle::Verdict;
+use throttle::{Budget, Reservation, Verdict};
 
 /// The one answer to a failed login, whatever failed.
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
+
+/// What the throttles refuse, as the 429's message says it.
+const FAILED_LOGINS: &str = "Too many failed login attempts, try again later";
+const REGISTRATIONS: &str = "Too many registrations from this address, try again later";
 
 /// Everything sign-in needs, built once at start.
 pub struct Auth {
     pub tokens: Tokens,
     pub passwords: Passwords,
-    pub throttle: LoginThrottle,
+    pub throttle: Throttle,
+    pub limits: ThrottleSettings,
     /// Seeded accounts' published passwords, which never log in (production only; else empty).
     pub published: Vec<(String, String)>,
     pub registration: Registration,
@@ -53,15 +58,34 @@ pub struct SignedIn {
 }
 
 impl Auth {
-    /// Creates an account (role `user`, provider `email`) unless registration is closed.
+    /// Creates an account (role `user`, provider `email`) unless registration is closed; every
+    /// attempt counts against the address's registration budget.
     pub async fn register(
         &self,
         db: &impl ConnectionTrait,
         new: Registering,
+        address: IpAddr,
     ) -> Result<user::Model> {
         if self.registration == Registration::Closed {
             return Err(Error::Forbidden("Registration is closed"));
         }
+        let budgets = [Budget {
+            key: format!("register:address:{address}"),
+            limit: self.limits.registrations_per_address,
+        }];
+        let reservation = self
+            .admit(&budgets, self.limits.registration_window, REGISTRATIONS)
+            .await?;
+        let created = self.create_account(db, new).await;
+        self.throttle.settle(reservation, true).await;
+        created
+    }
+
+    async fn create_account(
+        &self,
+        db: &impl ConnectionTrait,
+        new: Registering,
+    ) -> Result<user::Model> {
         let password = PasswordHashing::hash(&self.passwords, new.password).await?;
         users::create(
             db,
@@ -88,22 +112,42 @@ impl Auth {
         password: GivenPassword,
         address: IpAddr,
     ) -> Result<SignedIn> {
-        let reservation = match self.throttle.reserve(email.as_str(), address).await {
-            Verdict::Allowed(reservation) => reservation,
-            Verdict::Blocked { retry_after_secs } => {
-                return Err(Error::TooManyAttempts { retry_after_secs });
-            }
-        };
-        let user = match self.authenticate(db, email, password).await {
-            Err(Error::Unauthenticated(message)) => return Err(Error::Unauthenticated(message)),
-            outcome => {
-                // Only a failed login keeps its place in the throttle's window.
-                self.throttle.refund(reservation).await;
-                outcome?
-            }
-        };
+        let budgets = [
+            Budget {
+                key: format!("login:email:{}", email.as_str()),
+                limit: self.limits.max_per_email,
+            },
+            Budget {
+                key: format!("login:address:{address}"),
+                limit: self.limits.max_per_address,
+            },
+        ];
+        let reservation = self
+            .admit(&budgets, self.limits.window, FAILED_LOGINS)
+            .await?;
+        let outcome = self.authenticate(db, email, password).await;
+        // Only a failed password check counts.
+        let failed = matches!(outcome, Err(Error::Unauthenticated(_)));
+        self.throttle.settle(reservation, failed).await;
+        let user = outcome?;
         let access_token = self.tokens.issue(user.id)?;
         Ok(SignedIn { user, access_token })
+    }
+
+    /// A place in every budget, or `TooManyAttempts` saying what was too many.
+    async fn admit(
+        &self,
+        budgets: &[Budget],
+        window: std::time::Duration,
+        what: &'static str,
+    ) -> Result<Reservation> {
+        match self.throttle.reserve(budgets, window).await {
+            Verdict::Allowed(reservation) => Ok(reservation),
+            Verdict::Blocked { retry_after_secs } => Err(Error::TooManyAttempts {
+                retry_after_secs,
+                message: what,
+            }),
+        }
     }
 
     /// The active user with this email and password, or `Unauthenticated` (the same for every

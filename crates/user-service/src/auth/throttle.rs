@@ -1,19 +1,21 @@
-//! The login throttle: after `LOGIN_MAX_FAILURES` failed logins for one email within
-//! `LOGIN_WINDOW_SECONDS`, further logins for that email answer 429 until the oldest failure
-//! leaves the window (even with the right password); every client address has its own budget
-//! (`LOGIN_MAX_FAILURES_PER_ADDRESS`).
+//! Attempt budgets shared by replicas: the login throttle (failed logins per email and per
+//! client address) and the registration throttle (registrations per client address).
 //!
-//! Each attempt *reserves* a failure before the password is checked, atomically with the budget
-//! check, and a successful login takes its reservation back. So concurrent wrong logins can never
-//! get more verifications than the budget, and only failures stay counted.
+//! A budget allows `limit` *counted* attempts within a sliding window. An attempt first takes a
+//! *pending* place in every budget it draws on, atomically with the check, and settles it when
+//! its outcome is known: counted (a failed password check, a registration) or not (a login that
+//! succeeded). A budget full of counted attempts refuses (429, `Retry-After` until the oldest
+//! leaves the window); a budget full only because of pending attempts makes the newcomer wait
+//! for them to settle. So twenty concurrent wrong logins get exactly the budget of password
+//! checks, and twenty concurrent right ones all succeed: only failures count.
 //!
-//! With `REDIS_URL` the windows live in Redis (one sorted set per email and per address, updated
-//! by one Lua script: one round trip per attempt, Redis's clock), shared by every replica.
-//! Without it, or while Redis is unreachable, they live in the process; the switch is logged once
-//! each way, and a background check brings Redis back.
+//! With `REDIS_URL` the windows live in Redis (two sorted sets per budget, counted and pending,
+//! each step one Lua script: one round trip, Redis's clock), shared by every replica. Without
+//! it, or while Redis is unreachable, they live in the process; the switch is logged once each
+//! way, and a background check brings Redis back. A pending place a crashed replica never
+//! settled is forgotten after [`PENDING_LIFETIME`].
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -21,51 +23,96 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 
-use crate::config::ThrottleSettings;
+/// How long a pending place holds without being settled: longer than any request may take.
+pub const PENDING_LIFETIME: Duration = Duration::from_secs(60);
 
-/// The answer to a login attempt.
+/// How long an attempt waits for pending attempts to settle before it is refused.
+const SETTLE_WAIT: Duration = Duration::from_secs(10);
+
+/// How often a waiting attempt looks again.
+const SETTLE_POLL: Duration = Duration::from_millis(20);
+
+/// One budget an attempt draws on: its key and how many counted attempts it allows.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    pub key: String,
+    pub limit: u32,
+}
+
+/// The answer to an attempt.
 #[derive(Debug)]
 pub enum Verdict {
-    /// Go on and check the password; give the reservation back if it matches.
+    /// Go on; settle the reservation when the outcome is known.
     Allowed(Reservation),
     /// Answer 429 with this `Retry-After`.
     Blocked { retry_after_secs: u64 },
 }
 
-/// A failure counted in advance for one attempt.
+/// A pending place in each budget, held for one attempt.
 #[derive(Debug)]
 pub struct Reservation {
-    keys: [String; 2],
+    keys: Vec<String>,
     member: String,
+    window: Duration,
     in_redis: bool,
 }
 
-/// Reserves a failure in both windows if both have room; otherwise answers how many
-/// milliseconds until the fuller one frees a place. Runs on Redis's clock.
+/// What one reservation step found.
+enum Step {
+    Reserved,
+    /// A budget is full of counted attempts: free again in this long.
+    Full(Duration),
+    /// A budget is full only with pending attempts.
+    Busy,
+}
+
+/// KEYS: for each budget its counted set then its pending set. ARGV: window ms, pending
+/// lifetime ms, member, then each budget's limit. Answers 0 (reserved), -1 (busy) or the
+/// milliseconds until the fullest budget frees a place.
 const RESERVE: &str = r"
-local now_parts = redis.call('TIME')
-local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[1])
-local limits = { tonumber(ARGV[2]), tonumber(ARGV[3]) }
+local pending_life = tonumber(ARGV[2])
 local wait = 0
-for i = 1, 2 do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
-  if redis.call('ZCARD', KEYS[i]) >= limits[i] then
-    local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+local busy = false
+for i = 1, #KEYS / 2 do
+  local counted, pending, limit = KEYS[2 * i - 1], KEYS[2 * i], tonumber(ARGV[3 + i])
+  redis.call('ZREMRANGEBYSCORE', counted, '-inf', now - window)
+  redis.call('ZREMRANGEBYSCORE', pending, '-inf', now - pending_life)
+  local used = redis.call('ZCARD', counted)
+  if used >= limit then
+    local oldest = redis.call('ZRANGE', counted, 0, 0, 'WITHSCORES')
     local free_in = tonumber(oldest[2]) + window - now
     if free_in > wait then wait = free_in end
+  elseif used + redis.call('ZCARD', pending) >= limit then
+    busy = true
   end
 end
 if wait > 0 then return wait end
-for i = 1, 2 do
-  redis.call('ZADD', KEYS[i], now, ARGV[4])
-  redis.call('PEXPIRE', KEYS[i], window)
+if busy then return -1 end
+for i = 1, #KEYS / 2 do
+  redis.call('ZADD', KEYS[2 * i], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[2 * i], pending_life)
 end
 return 0
 ";
 
-pub struct LoginThrottle {
-    settings: ThrottleSettings,
+/// KEYS as for [`RESERVE`]. ARGV: window ms, member, `1` to count the attempt.
+const SETTLE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 1, #KEYS / 2 do
+  redis.call('ZREM', KEYS[2 * i], ARGV[2])
+  if ARGV[3] == '1' then
+    redis.call('ZADD', KEYS[2 * i - 1], now, ARGV[2])
+    redis.call('PEXPIRE', KEYS[2 * i - 1], tonumber(ARGV[1]))
+  end
+end
+return 0
+";
+
+pub struct Throttle {
     prefix: String,
     redis: Option<RedisWindows>,
     local: Mutex<LocalWindows>,
@@ -74,17 +121,14 @@ pub struct LoginThrottle {
 struct RedisWindows {
     connection: ConnectionManager,
     reserve: Script,
+    settle: Script,
     up: AtomicBool,
 }
 
-impl LoginThrottle {
+impl Throttle {
     /// The throttle, with Redis when `redis_url` is given. Never waits for Redis: a server that
     /// is down at start is reported as disconnected and used once it answers.
-    pub fn new(
-        settings: ThrottleSettings,
-        redis_url: Option<&str>,
-        prefix: String,
-    ) -> Result<Self, redis::RedisError> {
+    pub fn new(redis_url: Option<&str>, prefix: String) -> Result<Self, redis::RedisError> {
         let redis = match redis_url {
             None => None,
             Some(url) => {
@@ -97,12 +141,12 @@ impl LoginThrottle {
                 Some(RedisWindows {
                     connection,
                     reserve: Script::new(RESERVE),
+                    settle: Script::new(SETTLE),
                     up: AtomicBool::new(true),
                 })
             }
         };
         Ok(Self {
-            settings,
             prefix,
             redis,
             local: Mutex::new(LocalWindows::default()),
@@ -116,89 +160,108 @@ impl LoginThrottle {
             .map(|redis| redis.up.load(Ordering::Relaxed))
     }
 
-    pub async fn reserve(&self, email: &str, address: IpAddr) -> Verdict {
-        let keys = [
-            format!("{}login:email:{email}", self.prefix),
-            format!("{}login:address:{address}", self.prefix),
-        ];
-        // Unique across replicas (a process id is not: every container's first one is 1).
-        let member = uuid::Uuid::new_v4().simple().to_string();
-        if let Some(redis) = self
-            .redis
-            .as_ref()
-            .filter(|redis| redis.up.load(Ordering::Relaxed))
-        {
-            let mut connection = redis.connection.clone();
-            let result: Result<u64, _> = redis
-                .reserve
-                .key(&keys[0])
-                .key(&keys[1])
-                .arg(self.settings.window.as_millis() as u64)
-                .arg(self.settings.max_per_email)
-                .arg(self.settings.max_per_address)
-                .arg(&member)
-                .invoke_async(&mut connection)
-                .await;
-            match result {
-                Ok(0) => {
+    /// A pending place in every one of `budgets` (keys under the service's prefix), whose
+    /// counted attempts live `window`; waits while pending attempts alone fill a budget.
+    pub async fn reserve(&self, budgets: &[Budget], window: Duration) -> Verdict {
+        let reservation = Reservation {
+            keys: budgets
+                .iter()
+                .map(|budget| format!("{}{}", self.prefix, budget.key))
+                .collect(),
+            // Unique across replicas (a process id is not: every container's first one is 1).
+            member: uuid::Uuid::new_v4().simple().to_string(),
+            window,
+            in_redis: false,
+        };
+        let limits: Vec<u32> = budgets.iter().map(|budget| budget.limit).collect();
+        let give_up = Instant::now() + SETTLE_WAIT;
+        loop {
+            let (step, in_redis) = self.step(&reservation, &limits).await;
+            match step {
+                Step::Reserved => {
                     return Verdict::Allowed(Reservation {
-                        keys,
-                        member,
-                        in_redis: true,
+                        in_redis,
+                        ..reservation
                     });
                 }
-                Ok(wait_ms) => {
+                Step::Full(wait) => {
                     return Verdict::Blocked {
-                        retry_after_secs: wait_ms.div_ceil(1000).max(1),
+                        retry_after_secs: seconds(wait),
                     };
                 }
-                Err(error) => self.redis_failed(redis, &error),
+                Step::Busy if Instant::now() >= give_up => {
+                    return Verdict::Blocked {
+                        retry_after_secs: 1,
+                    };
+                }
+                Step::Busy => tokio::time::sleep(SETTLE_POLL).await,
             }
-        }
-        let mut local = self
-            .local
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match local.reserve(&keys, &member, self.settings) {
-            None => Verdict::Allowed(Reservation {
-                keys,
-                member,
-                in_redis: false,
-            }),
-            Some(wait) => Verdict::Blocked {
-                retry_after_secs: wait.as_millis().div_ceil(1000).max(1) as u64,
-            },
         }
     }
 
-    /// Takes back the failure reserved for an attempt that succeeded.
-    pub async fn refund(&self, reservation: Reservation) {
+    /// One try at reserving, in Redis while it answers, else in the process.
+    async fn step(&self, reservation: &Reservation, limits: &[u32]) -> (Step, bool) {
+        if let Some(redis) = self.redis_if_up() {
+            let mut invocation = redis.reserve.prepare_invoke();
+            for key in &reservation.keys {
+                invocation.key(key).key(format!("{key}:pending"));
+            }
+            invocation
+                .arg(reservation.window.as_millis() as u64)
+                .arg(PENDING_LIFETIME.as_millis() as u64)
+                .arg(&reservation.member);
+            for limit in limits {
+                invocation.arg(*limit);
+            }
+            let mut connection = redis.connection.clone();
+            match invocation.invoke_async::<i64>(&mut connection).await {
+                Ok(0) => return (Step::Reserved, true),
+                Ok(-1) => return (Step::Busy, true),
+                Ok(wait_ms) => return (Step::Full(Duration::from_millis(wait_ms as u64)), true),
+                Err(error) => self.redis_failed(redis, &error),
+            }
+        }
+        let step = self.local().reserve(reservation, limits);
+        (step, false)
+    }
+
+    /// Ends a reservation: `counted` keeps the attempt in its budgets for the window.
+    pub async fn settle(&self, reservation: Reservation, counted: bool) {
         if reservation.in_redis {
             if let Some(redis) = &self.redis {
+                let mut invocation = redis.settle.prepare_invoke();
+                for key in &reservation.keys {
+                    invocation.key(key).key(format!("{key}:pending"));
+                }
+                invocation
+                    .arg(reservation.window.as_millis() as u64)
+                    .arg(&reservation.member)
+                    .arg(if counted { "1" } else { "0" });
                 let mut connection = redis.connection.clone();
-                let result: Result<(), _> = redis::pipe()
-                    .zrem(&reservation.keys[0], &reservation.member)
-                    .ignore()
-                    .zrem(&reservation.keys[1], &reservation.member)
-                    .ignore()
-                    .query_async(&mut connection)
-                    .await;
-                if let Err(error) = result {
+                if let Err(error) = invocation.invoke_async::<i64>(&mut connection).await {
                     self.redis_failed(redis, &error);
                 }
             }
             return;
         }
-        let mut local = self
-            .local
+        self.local().settle(&reservation, counted);
+    }
+
+    fn redis_if_up(&self) -> Option<&RedisWindows> {
+        self.redis
+            .as_ref()
+            .filter(|redis| redis.up.load(Ordering::Relaxed))
+    }
+
+    fn local(&self) -> std::sync::MutexGuard<'_, LocalWindows> {
+        self.local
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        local.refund(&reservation.keys, &reservation.member);
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn redis_failed(&self, redis: &RedisWindows, error: &redis::RedisError) {
         if redis.up.swap(false, Ordering::Relaxed) {
-            tracing::warn!(%error, "Redis is unreachable: the login throttle counts in this process until it answers again");
+            tracing::warn!(%error, "Redis is unreachable: the throttles count in this process until it answers again");
         }
     }
 
@@ -210,7 +273,7 @@ impl LoginThrottle {
         match pong {
             Ok(_) => {
                 if !redis.up.swap(true, Ordering::Relaxed) {
-                    tracing::info!("Redis answers again: the login throttle uses it");
+                    tracing::info!("Redis answers again: the throttles use it");
                 }
             }
             Err(error) => self.redis_failed(redis, &error),
@@ -218,62 +281,84 @@ impl LoginThrottle {
     }
 }
 
-/// The in-process windows: for each key, the reservation times (and ids) still in the window.
+/// Whole seconds for `Retry-After`, never 0.
+fn seconds(wait: Duration) -> u64 {
+    (wait.as_millis().div_ceil(1000) as u64).max(1)
+}
+
+/// One budget's attempts in the process: counted ones in the window, and pending ones.
+#[derive(Default)]
+struct LocalWindow {
+    counted: VecDeque<(Instant, String)>,
+    pending: Vec<(Instant, String)>,
+}
+
+/// The in-process windows, by key.
 #[derive(Default)]
 struct LocalWindows {
-    windows: HashMap<String, VecDeque<(Instant, String)>>,
+    windows: HashMap<String, LocalWindow>,
     reservations: u64,
 }
 
 impl LocalWindows {
-    fn reserve(
-        &mut self,
-        keys: &[String; 2],
-        member: &str,
-        settings: ThrottleSettings,
-    ) -> Option<Duration> {
+    fn reserve(&mut self, reservation: &Reservation, limits: &[u32]) -> Step {
         let now = Instant::now();
+        let window = reservation.window;
         self.reservations += 1;
         if self.reservations.is_multiple_of(1024) {
             // Forget keys whose window has emptied, so a flood of new emails cannot grow the map.
-            self.windows.retain(|_, times| {
-                times
-                    .back()
-                    .is_some_and(|(at, _)| now.duration_since(*at) < settings.window)
+            self.windows.retain(|_, entry| {
+                !entry.pending.is_empty()
+                    || entry
+                        .counted
+                        .back()
+                        .is_some_and(|(at, _)| now.duration_since(*at) < window)
             });
         }
-        let limits = [settings.max_per_email, settings.max_per_address];
         let mut wait = Duration::ZERO;
-        for (key, limit) in keys.iter().zip(limits) {
-            let times = self.windows.entry(key.clone()).or_default();
-            while times
+        let mut busy = false;
+        for (key, limit) in reservation.keys.iter().zip(limits) {
+            let entry = self.windows.entry(key.clone()).or_default();
+            while entry
+                .counted
                 .front()
-                .is_some_and(|(at, _)| now.duration_since(*at) >= settings.window)
+                .is_some_and(|(at, _)| now.duration_since(*at) >= window)
             {
-                times.pop_front();
+                entry.counted.pop_front();
             }
-            if times.len() >= limit as usize
-                && let Some((oldest, _)) = times.front()
-            {
-                wait = wait.max(settings.window.saturating_sub(now.duration_since(*oldest)));
+            entry
+                .pending
+                .retain(|(at, _)| now.duration_since(*at) < PENDING_LIFETIME);
+            let limit = *limit as usize;
+            if entry.counted.len() >= limit {
+                if let Some((oldest, _)) = entry.counted.front() {
+                    wait = wait.max(window.saturating_sub(now.duration_since(*oldest)));
+                }
+            } else if entry.counted.len() + entry.pending.len() >= limit {
+                busy = true;
             }
         }
         if wait > Duration::ZERO {
-            return Some(wait);
+            return Step::Full(wait);
         }
-        for key in keys {
-            self.windows
-                .entry(key.clone())
-                .or_default()
-                .push_back((now, member.to_owned()));
+        if busy {
+            return Step::Busy;
         }
-        None
+        for key in &reservation.keys {
+            let entry = self.windows.entry(key.clone()).or_default();
+            entry.pending.push((now, reservation.member.clone()));
+        }
+        Step::Reserved
     }
 
-    fn refund(&mut self, keys: &[String; 2], member: &str) {
-        for key in keys {
-            if let Some(times) = self.windows.get_mut(key) {
-                times.retain(|(_, id)| id != member);
+    fn settle(&mut self, reservation: &Reservation, counted: bool) {
+        let now = Instant::now();
+        for key in &reservation.keys {
+            if let Some(entry) = self.windows.get_mut(key) {
+                entry.pending.retain(|(_, id)| *id != reservation.member);
+                if counted {
+                    entry.counted.push_back((now, reservation.member.clone()));
+                }
             }
         }
     }
@@ -283,27 +368,30 @@ impl LocalWindows {
 mod tests {
     use super::*;
 
-    fn settings(max_per_email: u32, window_ms: u64) -> ThrottleSettings {
-        ThrottleSettings {
-            max_per_email,
-            max_per_address: 100,
-            window: Duration::from_millis(window_ms),
+    fn reservation(member: &str) -> Reservation {
+        Reservation {
+            keys: vec!["e".to_owned(), "a".to_owned()],
+            member: member.to_owned(),
+            window: Duration::from_secs(60),
+            in_redis: false,
         }
     }
 
     #[test]
-    fn the_local_window_blocks_after_the_budget_and_a_refund_frees_a_place() {
+    fn pending_attempts_make_a_newcomer_wait_and_only_counted_ones_refuse() {
         let mut local = LocalWindows::default();
-        let keys = ["e".to_owned(), "a".to_owned()];
-        let settings = settings(2, 60_000);
-        assert_eq!(local.reserve(&keys, "1", settings), None);
-        assert_eq!(local.reserve(&keys, "2", settings), None);
-        let wait = local.reserve(&keys, "3", settings);
-        assert!(
-            wait.is_some_and(|wait| wait > Duration::from_secs(59)),
-            "{wait:?}"
-        );
-        local.refund(&keys, "2");
-        assert_eq!(local.reserve(&keys, "4", settings), None);
+        let limits = [2, 100];
+        let (first, second) = (reservation("1"), reservation("2"));
+        assert!(matches!(local.reserve(&first, &limits), Step::Reserved));
+        assert!(matches!(local.reserve(&second, &limits), Step::Reserved));
+        assert!(matches!(local.reserve(&reservation("3"), &limits), Step::Busy));
+        local.settle(&first, false);
+        assert!(matches!(local.reserve(&reservation("4"), &limits), Step::Reserved));
+        local.settle(&second, true);
+        local.settle(&reservation("4"), true);
+        match local.reserve(&reservation("5"), &limits) {
+            Step::Full(wait) => assert!(wait > Duration::from_secs(59), "{wait:?}"),
+            _ => panic!("two counted attempts fill a budget of two"),
+        }
     }
 }

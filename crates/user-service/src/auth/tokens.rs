@@ -25,6 +25,9 @@ struct Claims {
     sub: Uuid,
     iat: u64,
     exp: u64,
+    /// Never issued here; a token that carries one is held to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<u64>,
 }
 
 impl Tokens {
@@ -42,6 +45,7 @@ impl Tokens {
         };
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub", "iat"]);
         Self {
             encoding: EncodingKey::from_secret(&secret),
@@ -62,19 +66,40 @@ impl Tokens {
             sub: user_id,
             iat: now,
             exp: now + self.lifetime.as_secs(),
+            nbf: None,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|error| Error::Internal(format!("cannot sign a token: {error}")))
     }
 
-    /// The user id of a valid token: signed with our key, HS256, not expired.
+    /// The user id of a valid token: signed with our key, HS256, not expired, not used before
+    /// its `nbf` or its `iat`, living no longer than the configured lifetime, and with no
+    /// critical header extension (`crit`: none is understood here, so RFC 7515 says refuse).
     pub fn verify(&self, token: &str) -> Option<Uuid> {
-        match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
-            Ok(data) => Some(data.claims.sub),
+        let data = match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+            Ok(data) => data,
             Err(error) => {
                 tracing::debug!(reason = ?error.kind(), "token refused");
+                return None;
+            }
+        };
+        let claims = data.claims;
+        let now = jsonwebtoken::get_current_timestamp();
+        let refusal = if data.header.crit.is_some() {
+            Some("an unknown critical header extension (crit)")
+        } else if claims.iat > now {
+            Some("issued in the future (iat)")
+        } else if claims.exp.saturating_sub(claims.iat) > self.lifetime.as_secs() {
+            Some("a lifetime longer than JWT_EXPIRES_IN_SECONDS")
+        } else {
+            None
+        };
+        match refusal {
+            Some(reason) => {
+                tracing::debug!(reason, "token refused");
                 None
             }
+            None => Some(claims.sub),
         }
     }
 }

@@ -27,9 +27,12 @@ pub enum Error {
     /// A uniqueness rule, or a last-owner / last-admin rule.
     #[error("conflict: {0}")]
     Conflict(String),
-    /// Too many attempts; try again after this many seconds.
+    /// Too many attempts (`message` says of what); try again after this many seconds.
     #[error("too many attempts (retry after {retry_after_secs}s)")]
-    TooManyAttempts { retry_after_secs: u64 },
+    TooManyAttempts {
+        retry_after_secs: u64,
+        message: &'static str,
+    },
     /// A dependency (the database) failed or timed out; the cause is for the log.
     #[error("unavailable: {0}")]
     Unavailable(String),

@@ -81,6 +81,24 @@ pub async fn create(db: &impl ConnectionTrait, new: NewUser) -> Result<Model> {
     Ok(user.insert(db).await?)
 }
 
+/// Which avatar addresses are stored: `https` always; plain `http` only where allowed (outside
+/// production), since a page showing the avatar over `https` would load it in the clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AvatarPolicy {
+    pub allow_http: bool,
+}
+
+impl AvatarPolicy {
+    fn check(self, avatar: Option<&AvatarUrl>) -> Result<()> {
+        match avatar {
+            Some(url) if url.is_plain_http() && !self.allow_http => {
+                Err(Error::invalid("avatar_url must be an https URL"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// An account an admin creates: a password in plain (hashed here), or none.
 #[derive(Debug)]
 pub struct NewAccount {
@@ -97,10 +115,12 @@ pub struct NewAccount {
 pub async fn create_account(
     db: &impl ConnectionTrait,
     passwords: &impl PasswordHashing,
+    avatars: AvatarPolicy,
     caller: &CurrentUser,
     new: NewAccount,
 ) -> Result<Model> {
     access::require_admin(caller)?;
+    avatars.check(new.avatar_url.as_ref())?;
     let password = match new.password {
         Some(password) => Some(passwords.hash(password).await?),
         None => None,
@@ -127,23 +147,36 @@ pub async fn get(db: &impl ConnectionTrait, caller: &CurrentUser, id: Uuid) -> R
 }
 
 /// A change as a caller asks for it. `None` leaves a field as it is (`Some(None)` clears a
-/// nullable one). `email`, `role` and `is_active` are for admins; a user changing his own
-/// password gives the current one.
+/// nullable one, and is refused for `email`, `role` and `is_active`, which cannot be cleared).
+/// `email`, `role` and `is_active` are for admins; a user changing his own password gives the
+/// current one.
 #[derive(Debug, Default)]
 pub struct ChangeRequest {
     pub name: Option<Name>,
-    pub email: Option<Email>,
+    pub email: Option<Option<Email>>,
     pub phone: Option<Option<Phone>>,
     pub avatar_url: Option<Option<AvatarUrl>>,
     pub password: Option<Password>,
     pub current_password: Option<GivenPassword>,
-    pub role: Option<UserRole>,
-    pub is_active: Option<bool>,
+    pub role: Option<Option<UserRole>>,
+    pub is_active: Option<Option<bool>>,
 }
 
 impl ChangeRequest {
+    /// Whether it names a field only admins may change, with a value or with `null`: naming
+    /// one is enough to need admin rights.
     fn names_admin_fields(&self) -> bool {
         self.role.is_some() || self.is_active.is_some() || self.email.is_some()
+    }
+}
+
+/// `Some(value)`, `None` for an absent field, or the message for a `null` given to a field
+/// that cannot be cleared.
+fn required<T>(field: Option<Option<T>>, message: &str) -> Result<Option<T>> {
+    match field {
+        None => Ok(None),
+        Some(Some(value)) => Ok(Some(value)),
+        Some(None) => Err(Error::invalid(message)),
     }
 }
 
@@ -152,6 +185,7 @@ impl ChangeRequest {
 pub async fn change(
     db: &DatabaseConnection,
     passwords: &impl PasswordHashing,
+    avatars: AvatarPolicy,
     caller: &CurrentUser,
     id: Uuid,
     change: ChangeRequest,
@@ -162,6 +196,13 @@ pub async fn change(
     if admin_fields && !caller.is_admin() {
         return Err(Error::Forbidden(FORBIDDEN));
     }
+    let email = required(change.email, "email must be an email")?;
+    let role = required(
+        change.role,
+        "role must be one of the following values: admin, user",
+    )?;
+    let is_active = required(change.is_active, "is_active must be a boolean value")?;
+    avatars.check(change.avatar_url.as_ref().and_then(Option::as_ref))?;
     // Acting with admin rights: checked again inside the change, after the admins are locked.
     let admin = (!is_self || admin_fields).then(|| caller.id());
     let password = match change.password {
@@ -180,11 +221,11 @@ pub async fn change(
     };
     let changes = UserChanges {
         name: change.name.map(Name::into_string),
-        email: change.email.map(Email::into_string),
+        email: email.map(Email::into_string),
         phone: change.phone.map(|phone| phone.map(Phone::into_string)),
         password,
-        role: change.role,
-        is_active: change.is_active,
+        role,
+        is_active,
         avatar_url: change
             .avatar_url
             .map(|avatar| avatar.map(AvatarUrl::into_string)),

@@ -23,9 +23,10 @@ pub const MAX_EMAIL_LENGTH: usize = 255;
 pub struct Email(String);
 
 impl Email {
-    /// `None` when `raw`, normalised, is not an email address.
+    /// `None` when `raw`, normalised (`shared::email`: trimmed, lower-cased, its domain in
+    /// IDNA's ASCII form), is not an email address.
     pub fn parse(raw: &str) -> Option<Self> {
-        let normalised = raw.trim().to_lowercase();
+        let normalised = shared::email::normalise(raw)?;
         (normalised.chars().count() <= MAX_EMAIL_LENGTH
             && validator::ValidateEmail::validate_email(&normalised))
         .then_some(Self(normalised))
@@ -223,28 +224,46 @@ fn check_length(value: &str, min: usize, max: usize) -> Result<(), String> {
     }
 }
 
-/// An avatar's address: an `http` or `https` URL of at most 500 characters.
+/// An avatar's address: an `http` or `https` URL of at most 500 characters (`javascript:`,
+/// `data:` and every other scheme are refused; whether plain `http` is accepted is the
+/// deployment's rule, `users::AvatarPolicy`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AvatarUrl(String);
+pub struct AvatarUrl {
+    url: String,
+    plain_http: bool,
+}
 
 impl AvatarUrl {
     pub const MAX: usize = 500;
 
+    /// `http://`, not `https://`.
+    pub fn is_plain_http(&self) -> bool {
+        self.plain_http
+    }
+
     pub fn into_string(self) -> String {
-        self.0
+        self.url
     }
 }
 
 impl<'de> Deserialize<'de> for AvatarUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
-        let is_web = url::Url::parse(&raw)
-            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host());
-        if !is_web {
-            return Err(D::Error::custom("must be a URL address"));
-        }
+        // `url` lower-cases the scheme: `HTTPS://` is stored as given but checked as `https`.
+        let scheme = url::Url::parse(&raw)
+            .ok()
+            .filter(url::Url::has_host)
+            .map(|url| url.scheme().to_owned());
+        let plain_http = match scheme.as_deref() {
+            Some("https") => false,
+            Some("http") => true,
+            _ => return Err(D::Error::custom("must be a URL address")),
+        };
         check_length(&raw, 0, Self::MAX).map_err(D::Error::custom)?;
-        Ok(Self(raw))
+        Ok(Self {
+            url: raw,
+            plain_http,
+        })
     }
 }
 

@@ -38,9 +38,11 @@ pub struct RegisterRequest {
         (status = 400, body = ErrorBody),
         (status = 403, description = "Registration is closed (AUTH_REGISTRATION=closed)", body = ErrorBody),
         (status = 409, description = "The email or phone is taken", body = ErrorBody),
+        (status = 429, description = "Too many registrations from this address; see Retry-After", body = ErrorBody),
     ))]
 async fn register(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ValidJson(body): ValidJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserResponse>)> {
     let new = Registering {
@@ -49,7 +51,7 @@ async fn register(
         password: body.password,
         phone: body.phone,
     };
-    let user = state.auth.register(&state.db, new).await?;
+    let user = state.auth.register(&state.db, new, address).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 

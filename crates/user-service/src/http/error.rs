@@ -108,9 +108,7 @@ impl ApiError {
             ) => message.to_owned(),
             Self::PayloadTooLarge => "Request body is too large".to_owned(),
             Self::UnsupportedMediaType => "Content-Type must be application/json".to_owned(),
-            Self::Domain(Error::TooManyAttempts { .. }) => {
-                "Too many failed login attempts, try again later".to_owned()
-            }
+            Self::Domain(Error::TooManyAttempts { message, .. }) => message.to_owned(),
             Self::Domain(Error::Unavailable(_)) => "Service Unavailable".to_owned(),
             Self::Internal(_) | Self::Domain(Error::Internal(_)) => {
                 "Internal server error".to_owned()
@@ -147,7 +145,9 @@ impl IntoResponse for ApiError {
             Self::Unauthorized(_) | Self::Domain(Error::Unauthenticated(_)) => {
                 Some((WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")))
             }
-            Self::Domain(Error::TooManyAttempts { retry_after_secs }) => {
+            Self::Domain(Error::TooManyAttempts {
+                retry_after_secs, ..
+            }) => {
                 Some((RETRY_AFTER, HeaderValue::from(*retry_after_secs)))
             }
             _ => None,

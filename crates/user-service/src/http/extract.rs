@@ -140,9 +140,12 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
+        let mut given = parts.headers.get_all(AUTHORIZATION).iter();
+        // Two credentials are ambiguous: which one a proxy or a log would see is anyone's guess.
+        let (Some(value), None) = (given.next(), given.next()) else {
+            return Err(ApiError::Unauthorized(UNAUTHORIZED));
+        };
+        let token = Some(value)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| {
                 let (scheme, token) = value.trim().split_once(' ')?;

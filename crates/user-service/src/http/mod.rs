@@ -24,6 +24,9 @@ mod users;
 pub mod validation;
 
 use axum::Router;
+use axum::http::HeaderValue;
+use axum::http::header::{CONTENT_SECURITY_POLICY, X_FRAME_OPTIONS};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::{Config, SwaggerUi};
@@ -31,7 +34,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use crate::state::AppState;
 use openapi::ApiDoc;
 
-pub use fallback::envelope_bare_errors;
+pub use fallback::finish;
 
 /// Every API route with its documentation.
 pub fn api() -> OpenApiRouter<AppState> {
@@ -52,12 +55,22 @@ pub fn document() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     let (api, document) = api().split_for_parts();
     let document = openapi::finish(document);
-    api.merge(
+    let docs = Router::from(
         SwaggerUi::new("/docs")
             .url("/docs/openapi.json", document)
             // The validator badge would fetch an image from swagger.io: the page stays offline.
             .config(Config::default().validator_url("none")),
     )
+    // No other site may frame the docs page (clickjacking).
+    .layer(SetResponseHeaderLayer::overriding(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    ))
+    .layer(SetResponseHeaderLayer::overriding(
+        X_FRAME_OPTIONS,
+        HeaderValue::from_static("DENY"),
+    ));
+    api.merge(docs)
     .fallback(fallback::not_found)
     .method_not_allowed_fallback(fallback::method_not_allowed)
     .with_state(state)

@@ -1,4 +1,5 @@
-//! What every request gets first: an `x-request-id` (the caller's, or a new UUIDv4), a
+//! What every request gets first: an `x-request-id` (the caller's when it is a plain short token,
+//! else a new UUIDv4), a
 //! `tracing` span with method, path and that id, one log line with status and latency when the
 //! response is ready, and the id on the response.
 //!
@@ -25,6 +26,21 @@ use tracing::Span;
 
 /// The request id header, in both directions.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest request id taken from a client.
+pub const MAX_REQUEST_ID_LENGTH: usize = 128;
+
+/// A client's id is echoed and logged only when it is at most [`MAX_REQUEST_ID_LENGTH`]
+/// characters of `A-Z a-z 0-9 . _ : -`: nothing that could break a log line or a page, nothing
+/// that could make every log line huge. Anything else gets an id of our own.
+fn is_acceptable_id(id: &HeaderValue) -> bool {
+    let bytes = id.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_REQUEST_ID_LENGTH
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
 
 /// Probes arrive every few seconds from every load balancer, so they are logged at debug;
 /// other requests at info; server errors (5xx) at error.
@@ -62,8 +78,8 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let id = match request.headers().get(&REQUEST_ID) {
-            Some(id) => id.clone(),
-            None => {
+            Some(id) if is_acceptable_id(id) => id.clone(),
+            _ => {
                 let id = new_request_id();
                 request.headers_mut().insert(REQUEST_ID, id.clone());
                 id

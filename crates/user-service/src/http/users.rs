@@ -129,7 +129,8 @@ async fn create_user(
         is_active: body.is_active,
         avatar_url: body.avatar_url,
     };
-    let user = users::create_account(&state.db, &state.auth.passwords, &caller, new).await?;
+    let passwords = &state.auth.passwords;
+    let user = users::create_account(&state.db, passwords, state.avatars, &caller, new).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -153,8 +154,10 @@ async fn get_user(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateUserRequest {
     name: Option<Name>,
-    /// Admins only.
-    email: Option<Email>,
+    /// Admins only (even `null` needs admin rights).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Email>)]
+    email: Option<Option<Email>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Phone>)]
     phone: Option<Option<Phone>>,
@@ -165,10 +168,14 @@ pub struct UpdateUserRequest {
     password: Option<Password>,
     /// Required to change one's own password.
     current_password: Option<GivenPassword>,
-    /// Admins only.
-    role: Option<UserRole>,
-    /// Admins only.
-    is_active: Option<bool>,
+    /// Admins only (even `null` needs admin rights).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<UserRole>)]
+    role: Option<Option<UserRole>>,
+    /// Admins only (even `null` needs admin rights).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<bool>)]
+    is_active: Option<Option<bool>>,
 }
 
 /// Change a user (admin: any field; the user himself: name, phone, avatar_url, password).
@@ -197,7 +204,8 @@ async fn update_user(
         role: body.role,
         is_active: body.is_active,
     };
-    let user = users::change(&state.db, &state.auth.passwords, &caller, id, change).await?;
+    let passwords = &state.auth.passwords;
+    let user = users::change(&state.db, passwords, state.avatars, &caller, id, change).await?;
     Ok(Json(user.into()))
 }
 

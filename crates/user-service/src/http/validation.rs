@@ -1,7 +1,8 @@
 //! Turning what is wrong with a request into NestJS/class-validator messages: one string per
 //! problem, each naming its field first (`"email must be an email"`), unknown fields as
 //! `"property foo should not exist"`, every problem of the request at once: unknown fields
-//! first, then the others by name.
+//! first, then the others in the order the request type declares its fields (the order the
+//! document lists them in), as class-validator reports a DTO's.
 //!
 //! The request types are made of value types that check themselves when they deserialise
 //! (`domain::values`): a value that fails says the rest of its sentence, and the field's name
@@ -19,15 +20,13 @@ use super::error::ApiError;
 
 /// The problems found in one request, each with the rank of its field.
 struct Problems {
-    fields: Vec<&'static str>,
+    /// The request type's fields, in declaration order: the order of the messages.
+    fields: &'static [&'static str],
     found: Vec<(usize, String)>,
 }
 
 impl Problems {
     fn new(fields: &'static [&'static str]) -> Self {
-        let mut fields = fields.to_vec();
-        // Fields in name order, as clients have always seen them.
-        fields.sort_unstable();
         Self {
             fields,
             found: Vec::new(),
@@ -377,14 +376,14 @@ mod tests {
     }
 
     #[test]
-    fn every_query_problem_is_reported_at_once_unknown_first_then_by_name() {
+    fn every_query_problem_is_reported_at_once_unknown_first_then_in_field_order() {
         assert_eq!(query_messages("limit=0"), ["limit must not be less than 1"]);
         assert_eq!(
-            query_messages("limit=101&all=maybe&nope=1"),
+            query_messages("all=maybe&limit=101&nope=1"),
             [
                 "property nope should not exist",
-                "all must be a boolean value",
                 "limit must not be greater than 100",
+                "all must be a boolean value",
             ]
         );
     }

@@ -16,7 +16,8 @@ on_both_backends!(
     register_answers_201_with_exactly_the_user_representation,
     register_stores_the_email_trimmed_and_lower_cased,
     register_refuses_an_email_that_differs_only_in_case_with_409,
-    register_with_an_empty_body_names_each_missing_field,
+    register_with_an_empty_body_names_each_missing_field_in_field_order,
+    every_wrong_json_type_is_reported_in_field_order_after_unknown_fields,
     register_reports_a_bad_email_and_out_of_range_password_lengths,
     register_reports_every_unknown_field_and_creates_nothing,
     register_refuses_wrong_json_types_with_400,
@@ -243,13 +244,31 @@ async fn register_refuses_an_email_that_differs_only_in_case_with_409(database: 
     assert_eq!(users_in(&database).await, 1);
 }
 
-async fn register_with_an_empty_body_names_each_missing_field(database: TestDatabase) {
+async fn register_with_an_empty_body_names_each_missing_field_in_field_order(
+    database: TestDatabase,
+) {
     let app = TestApp::spawn(&database, &[]).await;
     let (status, body) = register(&app, json!({})).await;
     let want = [
-        "email must be an email",
         "name should not be empty",
+        "email must be an email",
         "password must be longer than or equal to 8 characters",
+    ];
+    assert_eq!((status, &body["message"]), (400, &json!(want)), "{body}");
+}
+
+async fn every_wrong_json_type_is_reported_in_field_order_after_unknown_fields(
+    database: TestDatabase,
+) {
+    let app = TestApp::spawn(&database, &[]).await;
+    let body = json!({"phone": 4, "password": [3], "email": 2, "name": {"n": 1}, "zz": 0});
+    let (status, body) = register(&app, body).await;
+    let want = [
+        "property zz should not exist",
+        "name must be a string",
+        "email must be a string",
+        "password must be a string",
+        "phone must be a string",
     ];
     assert_eq!((status, &body["message"]), (400, &json!(want)), "{body}");
 }
