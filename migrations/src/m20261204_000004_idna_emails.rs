@@ -19,10 +19,7 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         let backend = manager.get_database_backend();
         let rows = db
-            .query_all_raw(Statement::from_string(
-                backend,
-                "SELECT email FROM users",
-            ))
+            .query_all_raw(Statement::from_string(backend, "SELECT email FROM users"))
             .await?;
         for row in rows {
             let email: String = row.try_get("", "email")?;

@@ -31,6 +31,9 @@ mod tests {
             normalise("jane@xn--bcher-kva.example"),
             normalise("jane@bücher.example")
         );
-        assert_eq!(normalise("Admin@ChatAI.com"), Some("admin@chatai.com".to_owned()));
+        assert_eq!(
+            normalise("Admin@ChatAI.com"),
+            Some("admin@chatai.com".to_owned())
+        );
     }
 }

@@ -27,6 +27,8 @@ pub mod vars {
         HEALTH_PROBE_INTERVAL_MS,
         REQUEST_TIMEOUT_MS,
         REQUEST_BODY_LIMIT_BYTES,
+        HTTP_HEADER_READ_TIMEOUT_MS,
+        HTTP_MAX_CONNECTIONS,
         SHUTDOWN_TIMEOUT_MS,
         JWT_SECRET,
         JWT_EXPIRES_IN_SECONDS,
@@ -127,6 +129,11 @@ pub struct HttpSettings {
     pub cors_origins: Vec<HeaderValue>,
     pub request_timeout: Duration,
     pub body_limit_bytes: usize,
+    /// How long a client may take to send a request's headers (and may keep an idle
+    /// connection open).
+    pub header_read_timeout: Duration,
+    /// The most connections open at once (further bounded by the open-file limit).
+    pub max_connections: usize,
     pub shutdown_timeout: Duration,
     /// Peers whose `X-Forwarded-For` is believed (load balancers). Empty: none.
     pub trusted_proxies: Vec<IpNet>,
@@ -201,6 +208,8 @@ fn http_settings(env: &impl Env) -> Result<HttpSettings, ConfigError> {
             1,
             1024 * 1024 * 1024,
         )?,
+        header_read_timeout: millis(env, vars::HTTP_HEADER_READ_TIMEOUT_MS, 10_000)?,
+        max_connections: parse_number(env, vars::HTTP_MAX_CONNECTIONS, 10_000, 1, 1_000_000)?,
         shutdown_timeout: millis(env, vars::SHUTDOWN_TIMEOUT_MS, 10_000)?,
         trusted_proxies: trusted_proxies(env)?,
     })

@@ -1,18 +1,18 @@
 //! Building and running the application: connect (lazily), migrate when asked, bind, serve,
 //! and stop gracefully.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use std::convert::Infallible;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::serve::IncomingStream;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -31,6 +31,7 @@ use crate::http;
 use crate::http::cors::CorsForOriginsLayer;
 use crate::http::error::{Message, envelope};
 use crate::http::request_trace::{REQUEST_ID, RequestTraceLayer};
+use crate::http::serve;
 use crate::state::{AppContext, AppState};
 use secrecy::ExposeSecret;
 use shared::env::AppEnv;
@@ -73,12 +74,17 @@ impl StartupError {
     }
 }
 
+/// How long closing the pool may take once every request has its answer.
+pub const POOL_CLOSE_BOUND: Duration = Duration::from_millis(500);
+
 /// A built application: bound to its port, not yet serving.
 pub struct Application {
     listener: TcpListener,
     port: u16,
     router: Router,
     http: HttpSettings,
+    /// `HTTP_MAX_CONNECTIONS`, bounded by what the open-file limit allows.
+    max_connections: usize,
     db: DatabaseConnection,
     /// The database probe and the Redis check, stopped at shutdown.
     background: Vec<JoinHandle<()>>,
@@ -159,10 +165,15 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { address, source })?
             .port();
+        let max_connections = serve::connection_bound(
+            settings.http.max_connections,
+            settings.database.pool.max_connections,
+        );
         Ok(Self {
             listener,
             port,
             router,
+            max_connections,
             http: settings.http,
             db,
             background: vec![probe, redis_check],
@@ -192,23 +203,17 @@ impl Application {
         let (deadline_tx, mut deadline_rx) = watch::channel(None::<Instant>);
         // Raised at the deadline: every request still running is answered at once.
         let cut = Arc::new(watch::Sender::new(false));
-        let connection_cut = cut.clone();
+        let cut_all = cut.clone();
         let service = with_middleware(self.router, &self.http);
-        // Each connection's service knows its peer address (`ConnectInfo`), for the login
-        // throttle's per-address budget.
-        let make_service = tower::service_fn(move |stream: IncomingStream<'_, TcpListener>| {
-            let peer = ConnectInfo(*stream.remote_addr());
-            let cut = connection_cut.clone();
-            let service = ServiceBuilder::new()
-                .map_future(move |response| answered_by_the_deadline(response, cut.clone()))
-                .map_request(move |mut request: Request| {
-                    request.extensions_mut().insert(peer);
-                    request
-                })
-                .service(service.clone());
-            std::future::ready(Ok::<_, Infallible>(service))
-        });
-        let server = axum::serve(self.listener, make_service).with_graceful_shutdown(async move {
+        // At the deadline every request still running is answered 503 at once.
+        let service = ServiceBuilder::new()
+            .map_future(move |response| answered_by_the_deadline(response, cut.clone()))
+            .service(service);
+        let limits = serve::Limits {
+            header_read_timeout: self.http.header_read_timeout,
+            max_connections: self.max_connections,
+        };
+        let server = serve::serve(self.listener, service, limits, async move {
             shutdown.await;
             tracing::info!(
                 ?grace,
@@ -216,15 +221,12 @@ impl Application {
             );
             let _ = deadline_tx.send(Some(Instant::now() + grace));
         });
-        // Spawned, so the deadline below can stop it. axum spawns each connection as a task of
-        // its own, which outlives this one; the cut ends the requests they serve, and the
-        // process exits when this function returns.
-        let mut server = tokio::spawn(server.into_future());
+        // Spawned, so the deadline below can stop it. Each connection is a task of its own,
+        // which outlives this one; the cut ends the requests they serve, and the process exits
+        // when this function returns.
+        let mut server = tokio::spawn(server);
         let result = tokio::select! {
-            joined = &mut server => match joined {
-                Ok(served) => served.map_err(StartupError::Serve),
-                Err(error) => Err(StartupError::Serve(std::io::Error::other(error))),
-            },
+            joined = &mut server => joined.map_err(|error| StartupError::Serve(std::io::Error::other(error))),
             () = async {
                 match deadline_rx.wait_for(Option::is_some).await.map(|deadline| *deadline) {
                     Ok(Some(deadline)) => tokio::time::sleep_until(deadline).await,
@@ -236,7 +238,7 @@ impl Application {
                     ?grace,
                     "in-flight requests did not finish in time; answering them 503"
                 );
-                cut.send_replace(true);
+                cut_all.send_replace(true);
                 server.abort();
                 Ok(())
             }
@@ -244,18 +246,20 @@ impl Application {
         for task in &self.background {
             task.abort();
         }
-        // Closing waits for every checked-out connection, and one stuck in a round trip with a
-        // hung database never comes back: the pool gets what is left of the shutdown timeout
-        // (after a failure to serve, with no signal, the whole of it), not a moment more.
+        // Every request has its answer now. Closing the pool waits for every checked-out
+        // connection, and one stuck in a round trip with a hung database (the background probe's)
+        // never comes back: the pool gets a short bound, within what is left of the shutdown
+        // timeout, and the process exits when it passes.
         let deadline = deadline_rx
             .borrow()
-            .unwrap_or_else(|| Instant::now() + grace);
+            .unwrap_or_else(|| Instant::now() + grace)
+            .min(Instant::now() + POOL_CLOSE_BOUND);
         match tokio::time::timeout_at(deadline, self.db.close()).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::warn!(%error, "closing the database pool failed"),
             Err(_) => tracing::warn!(
-                ?grace,
-                "the database pool did not close within the shutdown timeout; leaving it"
+                bound = ?POOL_CLOSE_BOUND,
+                "the database pool did not close in time (a connection is stuck); leaving it"
             ),
         }
         tracing::info!("stopped");

@@ -106,7 +106,11 @@ async fn the_idna_migration_refuses_one_address_in_two_spellings_and_changes_not
         "{error}"
     );
     let unicode = "SELECT COUNT(*) FROM users WHERE email = 'jane@bücher.example'";
-    assert_eq!(database.count(unicode).await, 1, "the row is left as it was");
+    assert_eq!(
+        database.count(unicode).await,
+        1,
+        "the row is left as it was"
+    );
 }
 
 /// The rule's catalog objects: the CHECK constraint on PostgreSQL, the two triggers on SQLite.

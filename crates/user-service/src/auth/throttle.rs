@@ -384,9 +384,15 @@ mod tests {
         let (first, second) = (reservation("1"), reservation("2"));
         assert!(matches!(local.reserve(&first, &limits), Step::Reserved));
         assert!(matches!(local.reserve(&second, &limits), Step::Reserved));
-        assert!(matches!(local.reserve(&reservation("3"), &limits), Step::Busy));
+        assert!(matches!(
+            local.reserve(&reservation("3"), &limits),
+            Step::Busy
+        ));
         local.settle(&first, false);
-        assert!(matches!(local.reserve(&reservation("4"), &limits), Step::Reserved));
+        assert!(matches!(
+            local.reserve(&reservation("4"), &limits),
+            Step::Reserved
+        ));
         local.settle(&second, true);
         local.settle(&reservation("4"), true);
         match local.reserve(&reservation("5"), &limits) {

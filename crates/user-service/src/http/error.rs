@@ -147,9 +147,7 @@ impl IntoResponse for ApiError {
             }
             Self::Domain(Error::TooManyAttempts {
                 retry_after_secs, ..
-            }) => {
-                Some((RETRY_AFTER, HeaderValue::from(*retry_after_secs)))
-            }
+            }) => Some((RETRY_AFTER, HeaderValue::from(*retry_after_secs))),
             _ => None,
         };
         let mut response = envelope(status, self.message());

@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod pagination;
 mod projects;
 pub mod request_trace;
+pub mod serve;
 mod users;
 pub mod validation;
 
@@ -71,9 +72,9 @@ pub fn router(state: AppState) -> Router {
         HeaderValue::from_static("DENY"),
     ));
     api.merge(docs)
-    .fallback(fallback::not_found)
-    .method_not_allowed_fallback(fallback::method_not_allowed)
-    .with_state(state)
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .with_state(state)
 }
 
 /// `DateTime<Utc>` as RFC 3339 UTC with milliseconds (`2026-11-24T12:40:56.128Z`), the

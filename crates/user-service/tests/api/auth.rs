@@ -31,6 +31,8 @@ on_both_backends!(
     wrong_password_unknown_email_inactive_and_passwordless_accounts_get_the_same_401,
     me_answers_the_caller,
     me_refuses_every_bad_token_with_the_same_401,
+    tokens_from_the_future_living_too_long_or_with_a_crit_header_get_401,
+    two_authorization_headers_get_401_even_when_both_are_valid,
     a_token_signed_with_another_jwt_secret_is_refused,
     a_deleted_users_token_stops_working_at_once,
     a_deactivated_users_token_stops_working_at_once,
@@ -559,6 +561,76 @@ async fn me_refuses_every_bad_token_with_the_same_401(database: TestDatabase) {
         let (status, headers, body) = me_with(&app, authorization.as_deref()).await;
         assert_unauthorized(status, &headers, &body, "Unauthorized", case);
     }
+}
+
+async fn tokens_from_the_future_living_too_long_or_with_a_crit_header_get_401(
+    database: TestDatabase,
+) {
+    let app = TestApp::spawn(
+        &database,
+        &[("JWT_SECRET", SECRET), ("JWT_EXPIRES_IN_SECONDS", "900")],
+    )
+    .await;
+    let user = app.user(UserRole::User).await;
+    let (sub, now) = (user.id().to_string(), now());
+    let fine = json!({"sub": sub, "iat": now, "exp": now + 900});
+    let (status, _, body) =
+        me_with(&app, Some(&bearer_signed(Algorithm::HS256, SECRET, fine))).await;
+    assert_eq!(status, 200, "a token within every rule works: {body}");
+    let key = EncodingKey::from_secret(SECRET.as_bytes());
+    let mut critical = Header::new(Algorithm::HS256);
+    critical.crit = Some(vec!["exp".to_owned()]);
+    let with_crit = jsonwebtoken::encode(
+        &critical,
+        &json!({"sub": sub, "iat": now, "exp": now + 600}),
+        &key,
+    )
+    .unwrap_or_else(|error| panic!("sign: {error}"));
+    let cases = [
+        (
+            "nbf in the future",
+            bearer_signed(
+                Algorithm::HS256,
+                SECRET,
+                json!({"sub": sub, "iat": now, "nbf": now + 300, "exp": now + 600}),
+            ),
+        ),
+        (
+            "iat in the future",
+            bearer_signed(
+                Algorithm::HS256,
+                SECRET,
+                json!({"sub": sub, "iat": now + 300, "exp": now + 600}),
+            ),
+        ),
+        (
+            "a lifetime longer than JWT_EXPIRES_IN_SECONDS",
+            bearer_signed(
+                Algorithm::HS256,
+                SECRET,
+                json!({"sub": sub, "iat": now, "exp": now + 901}),
+            ),
+        ),
+        ("an unknown crit header", format!("Bearer {with_crit}")),
+    ];
+    for (case, authorization) in cases {
+        let (status, headers, body) = me_with(&app, Some(&authorization)).await;
+        assert_unauthorized(status, &headers, &body, "Unauthorized", case);
+    }
+}
+
+async fn two_authorization_headers_get_401_even_when_both_are_valid(database: TestDatabase) {
+    let app = TestApp::spawn(&database, &[]).await;
+    let user = app.user(UserRole::User).await;
+    let bearer = format!("Bearer {}", user.token);
+    let request = app
+        .request("GET", "/auth/me", None)
+        .header("authorization", &bearer)
+        .header("authorization", &bearer);
+    let (status, headers, body) = send(request).await;
+    assert_unauthorized(status, &headers, &body, "Unauthorized", "two headers");
+    let (status, _, _) = me_with(&app, Some(&bearer)).await;
+    assert_eq!(status, 200, "one of them alone works");
 }
 
 async fn a_token_signed_with_another_jwt_secret_is_refused(database: TestDatabase) {

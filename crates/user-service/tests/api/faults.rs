@@ -321,6 +321,33 @@ async fn shutdown_ends_within_its_timeout_while_a_request_waits_on_a_hung_databa
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_database_hung_and_every_request_answered_shutdown_ends_at_once_not_at_its_timeout()
+ {
+    let database = postgres_or_skip!();
+    // The shutdown may take 10 s; with nothing in flight it must not wait for the pool.
+    let (proxy, app) = app_with_one_idle_connection(
+        &database,
+        &[
+            ("SHUTDOWN_TIMEOUT_MS", "10000"),
+            ("HEALTH_DB_TIMEOUT_MS", "300"),
+        ],
+    )
+    .await;
+    let check = a_check_waiting_on_the_hung_database(&proxy, &app).await;
+    // The check gives up on the hung round trip (503), which keeps its pooled connection.
+    let answer = check.await.unwrap_or_else(|error| panic!("{error}"));
+    assert!(matches!(&answer, Ok((503, _))), "{answer:?}");
+
+    let started = Instant::now();
+    app.stop().await.unwrap_or_else(|error| panic!("{error}"));
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "shutdown took {took:?} with nothing in flight"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_within_its_timeout_while_a_slow_query_holds_a_pooled_connection() {
     let database = postgres_or_skip!();
     let app = TestApp::spawn(&database, &[("SHUTDOWN_TIMEOUT_MS", "1000")]).await;

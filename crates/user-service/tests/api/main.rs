@@ -5,6 +5,7 @@
 mod auth;
 mod binary;
 mod conversations;
+mod defences;
 mod docs;
 mod faults;
 mod health;

@@ -204,6 +204,99 @@ async fn in_redis_twenty_concurrent_wrong_logins_get_exactly_the_budget_of_verif
     concurrent_wrong_logins_never_exceed_the_budget(&app).await;
 }
 
+async fn concurrent_correct_logins_all_succeed_and_count_nothing(app: &TestApp) {
+    let user = app.user(UserRole::User).await;
+    let attempts = (0..20).map(|_| login(app, &user.email, &user.password));
+    let statuses: Vec<u16> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|(status, _, _)| status)
+        .collect();
+    assert_eq!(statuses, [200; 20]);
+    // None of them counted: the whole budget of failures is still there.
+    fail_five_times(app, &user.email).await;
+    assert_eq!(login(app, &user.email, &user.password).await.0, 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_twenty_concurrent_correct_logins_all_succeed() {
+    let database = TestDatabase::sqlite().await;
+    let app = TestApp::spawn(&database, &[]).await;
+    concurrent_correct_logins_all_succeed_and_count_nothing(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_redis_twenty_concurrent_correct_logins_all_succeed() {
+    let database = TestDatabase::sqlite().await;
+    let Some(app) = spawn_on_redis(&database, &[]).await else {
+        return;
+    };
+    concurrent_correct_logins_all_succeed_and_count_nothing(&app).await;
+}
+
+async fn register(app: &TestApp, index: usize) -> (u16, Value, Option<u64>) {
+    let email = format!(
+        "signup-{index}-{}@example.com",
+        uuid::Uuid::new_v4().simple()
+    );
+    let body = json!({"name": "New", "email": email, "password": "correct horse battery"});
+    let response = app
+        .request("POST", "/auth/register", None)
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("register: {error}"));
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok());
+    let (status, body) = json_of(response).await;
+    (status, body, retry_after)
+}
+
+#[tokio::test]
+async fn registrations_from_one_address_stop_at_its_budget_with_429_and_retry_after() {
+    let database = TestDatabase::sqlite().await;
+    let app = TestApp::spawn(&database, &[("REGISTRATION_MAX_PER_ADDRESS", "3")]).await;
+    for index in 0..3 {
+        assert_eq!(register(&app, index).await.0, 201);
+    }
+    let (status, body, retry_after) = register(&app, 3).await;
+    assert_eq!(
+        (status, &body),
+        (
+            429,
+            &test_support::http::error_body(
+                429,
+                "Too many registrations from this address, try again later"
+            )
+        )
+    );
+    let retry_after = retry_after.unwrap_or_else(|| panic!("no Retry-After"));
+    assert!((1..=3600).contains(&retry_after), "{retry_after}");
+}
+
+#[tokio::test]
+async fn two_services_on_one_redis_share_one_registration_budget() {
+    let Some(url) = redis_or_skip().await else {
+        return;
+    };
+    let database = TestDatabase::sqlite().await;
+    let prefix = prefix();
+    let env = [
+        ("REDIS_URL", url.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("REGISTRATION_MAX_PER_ADDRESS", "2"),
+    ];
+    let first = TestApp::spawn(&database, &env).await;
+    let second = TestApp::spawn(&database, &env).await;
+    assert_eq!(register(&first, 0).await.0, 201);
+    assert_eq!(register(&second, 1).await.0, 201);
+    assert_eq!(register(&first, 2).await.0, 429);
+    assert_eq!(register(&second, 3).await.0, 429);
+}
+
 #[tokio::test]
 async fn each_client_address_has_its_own_budget_across_emails() {
     let database = TestDatabase::sqlite().await;
