@@ -11,7 +11,7 @@ use serde::de::{Deserialize, Deserializer, Error as _};
 use serde_json::Value;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
-    ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
+    AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
 };
 use utoipa::{PartialSchema, ToSchema};
 
@@ -362,15 +362,20 @@ impl<'de> Deserialize<'de> for Metadata {
 
 impl PartialSchema for Metadata {
     fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Object)
-            .description(Some("Any JSON object, nested at most 32 levels."))
-            .examples([serde_json::json!({"channel": "web"})])
-            .into()
+        json_object(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+            "JsonValue",
+        )))
+        .description(Some("Any JSON object, nested at most 32 levels."))
+        .examples([serde_json::json!({"channel": "web"})])
+        .into()
     }
 }
 
-impl ToSchema for Metadata {}
+impl ToSchema for Metadata {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        with_json_value(schemas);
+    }
+}
 
 /// A message's `attachments`: a JSON array of objects nested at most [`MAX_JSON_DEPTH`] levels.
 #[derive(Debug, Clone, PartialEq)]
@@ -400,14 +405,19 @@ impl<'de> Deserialize<'de> for Attachments {
 
 impl PartialSchema for Attachments {
     fn schema() -> RefOr<Schema> {
+        let value = RefOr::Ref(utoipa::openapi::Ref::from_schema_name("JsonValue"));
         ArrayBuilder::new()
-            .items(ObjectBuilder::new().schema_type(Type::Object))
+            .items(json_object(value))
             .description(Some("JSON objects, nested at most 32 levels."))
             .into()
     }
 }
 
-impl ToSchema for Attachments {}
+impl ToSchema for Attachments {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        with_json_value(schemas);
+    }
+}
 
 /// A page size: 1 to 100.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -456,8 +466,49 @@ impl PartialSchema for Limit {
 
 impl ToSchema for Limit {}
 
+/// Text without NUL characters, which no client means and PostgreSQL cannot store.
+pub const NO_NUL: &str = "^[^\\u0000]*$";
+
+/// A string schema; text without NUL characters unless a stricter pattern replaces it.
 fn string() -> ObjectBuilder {
-    ObjectBuilder::new().schema_type(Type::String)
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(NO_NUL))
+}
+
+/// Any JSON value PostgreSQL's jsonb can store: no NUL character in a string or a key.
+pub struct JsonValue;
+
+impl PartialSchema for JsonValue {
+    fn schema() -> RefOr<Schema> {
+        let itself = || RefOr::Ref(utoipa::openapi::Ref::from_schema_name("JsonValue"));
+        AnyOfBuilder::new()
+            .item(string())
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .item(ArrayBuilder::new().items(itself()))
+            .item(json_object(itself()))
+            .description(Some(
+                "Any JSON value without NUL characters in its strings and keys.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for JsonValue {}
+
+/// A JSON object whose keys have no NUL character and whose values are `values`.
+fn json_object(values: RefOr<Schema>) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(string()))
+        .additional_properties(Some(values))
+}
+
+/// Registers [`JsonValue`] for the schemas that refer to it.
+fn with_json_value(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+    schemas.push(("JsonValue".to_owned(), JsonValue::schema()));
 }
 
 #[cfg(test)]

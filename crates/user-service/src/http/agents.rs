@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::error::{ErrorBody, Result};
 use super::extract::ValidQuery;
-use super::pagination::{Page, page_request};
+use super::pagination::{Page, PageCursor, page_request};
 use super::timestamp;
 use crate::domain::CurrentUser;
 use crate::domain::agents;
@@ -69,8 +69,8 @@ pub struct ListAgentsQuery {
     /// Page size, 1 to 100 (default 20).
     #[param(inline)]
     limit: Option<Limit>,
-    /// `meta.next_cursor` of the previous page.
-    cursor: Option<String>,
+    #[param(inline)]
+    cursor: Option<PageCursor>,
 }
 
 /// Active agents, newest first (admins: `?include_inactive=true` for all).
@@ -85,7 +85,7 @@ async fn list_agents(
     caller: CurrentUser,
     ValidQuery(query): ValidQuery<ListAgentsQuery>,
 ) -> Result<Json<Page<AgentResponse>>> {
-    let page = page_request(query.limit, query.cursor.as_deref(), Direction::NewestFirst)?;
+    let page = page_request(query.limit, query.cursor, Direction::NewestFirst);
     let include_inactive = query.include_inactive.unwrap_or(false);
     let agents = agents::list(&state.db, &caller, include_inactive, &page).await?;
     Ok(Json(Page::new(agents, AgentResponse::from)))

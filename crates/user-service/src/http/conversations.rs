@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::error::{ErrorBody, Result};
 use super::extract::{Id, ValidJson, ValidQuery};
-use super::pagination::{Page, page_request};
+use super::pagination::{Page, PageCursor, page_request};
 use super::{nullable, timestamp};
 use crate::domain::Caller;
 use crate::domain::conversations::{self, NewConversation, NewMessage};
@@ -72,8 +72,8 @@ pub struct ListConversationsQuery {
     /// Page size, 1 to 100 (default 20).
     #[param(inline)]
     limit: Option<Limit>,
-    /// `meta.next_cursor` of the previous page.
-    cursor: Option<String>,
+    #[param(inline)]
+    cursor: Option<PageCursor>,
 }
 
 /// Conversations of the caller's projects (or of one), newest first.
@@ -88,12 +88,13 @@ async fn list_conversations(
     caller: Caller,
     ValidQuery(query): ValidQuery<ListConversationsQuery>,
 ) -> Result<Json<Page<ConversationResponse>>> {
-    let page = page_request(query.limit, query.cursor.as_deref(), Direction::NewestFirst)?;
+    let page = page_request(query.limit, query.cursor, Direction::NewestFirst);
     let conversations = conversations::list(&state.db, caller, query.project_id, &page).await?;
     Ok(Json(Page::new(conversations, ConversationResponse::from)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateConversationRequest {
     project_id: Uuid,
     title: Title,
@@ -144,6 +145,7 @@ async fn get_conversation(
 
 /// A partial change; `metadata` may be `null` to clear it.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateConversationRequest {
     title: Option<Title>,
     #[serde(default, deserialize_with = "nullable")]
@@ -243,8 +245,8 @@ pub struct ListMessagesQuery {
     /// Page size, 1 to 100 (default 20).
     #[param(inline)]
     limit: Option<Limit>,
-    /// `meta.next_cursor` of the previous page (of the same order).
-    cursor: Option<String>,
+    #[param(inline)]
+    cursor: Option<PageCursor>,
 }
 
 /// The conversation's messages, oldest first (viewer and up).
@@ -264,12 +266,13 @@ async fn list_messages(
         MessageOrder::Asc => Direction::OldestFirst,
         MessageOrder::Desc => Direction::NewestFirst,
     };
-    let page = page_request(query.limit, query.cursor.as_deref(), direction)?;
+    let page = page_request(query.limit, query.cursor, direction);
     let messages = conversations::messages(&state.db, caller, id, &page).await?;
     Ok(Json(Page::new(messages, MessageResponse::from)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PostMessageRequest {
     user_message: UserMessage,
     /// An active agent.

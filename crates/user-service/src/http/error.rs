@@ -49,16 +49,17 @@ pub enum ApiError {
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// One message, or (400 validation) one per problem.
-    #[schema(value_type = Object, example = json!(["email must be an email"]))]
+    #[schema(example = json!(["email must be an email"]))]
     pub message: Message,
     /// The status code's reason phrase.
     #[schema(example = "Bad Request")]
     pub error: &'static str,
-    #[schema(example = 400)]
+    #[schema(example = 400, minimum = 400, maximum = 599)]
     pub status_code: u16,
 }
 
-#[derive(Debug, Serialize)]
+/// A string, or (400 validation) an array of strings, one per problem.
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum Message {
     One(String),

@@ -2,70 +2,89 @@
 //! previous page, answered as `{"data": [...], "meta": {"limit", "next_cursor"}}`. What a page
 //! is lives in `domain::paging`; this is only how it travels.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use serde::Serialize;
-use utoipa::ToSchema;
+use serde::de::{Deserialize, Deserializer, Error as _};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
-use super::error::ApiError;
 use crate::domain::paging::{self, Cursor, Direction, PageRequest};
 use crate::domain::values::Limit;
 
-/// The page a list request asks for: `limit` (validated when parsed) and `cursor`.
+/// The page a list request asks for: `limit` and `cursor`, both checked when parsed.
 pub fn page_request(
     limit: Option<Limit>,
-    cursor: Option<&str>,
+    cursor: Option<PageCursor>,
     direction: Direction,
-) -> Result<PageRequest, ApiError> {
-    let after = match cursor {
-        None => None,
-        Some(text) => Some(decode(text, direction).ok_or_else(|| {
-            ApiError::invalid(
-                "cursor is not a cursor of this list (take next_cursor from the previous page)",
-            )
-        })?),
-    };
-    Ok(PageRequest {
+) -> PageRequest {
+    PageRequest {
         limit: limit.unwrap_or_default(),
-        after,
+        after: cursor.map(|cursor| cursor.0),
         direction,
-    })
-}
-
-/// A cursor names its list's direction, so one cannot be replayed on the other.
-fn tag(direction: Direction) -> char {
-    match direction {
-        Direction::NewestFirst => 'd',
-        Direction::OldestFirst => 'a',
     }
 }
 
-fn encode(cursor: Cursor, direction: Direction) -> String {
-    let raw = format!(
-        "{}{}.{}",
-        tag(direction),
+/// `?cursor=`: the place after which a page starts, as `next_cursor` wrote it. Any string of
+/// its form is a place in the list (a time and an id), so a page always starts somewhere; a
+/// client has no reason to build one, but nothing breaks if it does.
+#[derive(Debug, Clone, Copy)]
+pub struct PageCursor(Cursor);
+
+/// The form of a cursor: microseconds since 1970, a dot, the row id's 32 hex digits.
+const CURSOR_PATTERN: &str = "^[0-9]{1,18}[.][0-9a-f]{32}$";
+
+/// The last microsecond a row can carry (9999-12-31T23:59:59.999999Z); later places are
+/// clamped to it (and PostgreSQL refuses times past it).
+const LAST_MICROSECOND: i64 = 253_402_300_799_999_999;
+
+fn encode(cursor: Cursor) -> String {
+    format!(
+        "{}.{}",
         cursor.created_at.timestamp_micros(),
         cursor.id.simple()
-    );
-    URL_SAFE_NO_PAD.encode(raw)
+    )
 }
 
-fn decode(text: &str, direction: Direction) -> Option<Cursor> {
-    let raw = URL_SAFE_NO_PAD.decode(text).ok()?;
-    let raw = std::str::from_utf8(&raw).ok()?;
-    let rest = raw.strip_prefix(tag(direction))?;
-    let (micros, id) = rest.split_once('.')?;
-    let created_at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
-    // Rows are stamped by the service; a time outside 1970–9999 is no cursor of ours (and
-    // PostgreSQL would refuse some of them).
-    let valid = (0..=253_402_300_799_999_999).contains(&created_at.timestamp_micros());
-    valid.then_some(Cursor {
-        created_at,
+fn decode(text: &str) -> Option<Cursor> {
+    let (micros, id) = text.split_once('.')?;
+    let digits = micros.len();
+    if !(1..=18).contains(&digits) || !micros.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if id.len() != 32 || !id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let micros: i64 = micros.parse().ok()?;
+    Some(Cursor {
+        created_at: DateTime::from_timestamp_micros(micros.min(LAST_MICROSECOND))?,
         id: Uuid::try_parse(id).ok()?,
     })
 }
+
+impl<'de> Deserialize<'de> for PageCursor {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        decode(&text).map(Self).ok_or_else(|| {
+            D::Error::custom(
+                "is not a cursor of this list (take next_cursor from the previous page)",
+            )
+        })
+    }
+}
+
+impl PartialSchema for PageCursor {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(CURSOR_PATTERN))
+            .description(Some("`meta.next_cursor` of the previous page."))
+            .into()
+    }
+}
+
+impl ToSchema for PageCursor {}
 
 /// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
@@ -89,7 +108,7 @@ impl<T> Page<T> {
         Self {
             meta: PageMeta {
                 limit: page.limit.get(),
-                next_cursor: page.next.map(|cursor| encode(cursor, page.direction)),
+                next_cursor: page.next.map(encode),
             },
             data: page.rows.into_iter().map(represent).collect(),
         }
@@ -101,17 +120,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_cursor_round_trips_and_belongs_to_one_direction() {
+    fn a_cursor_round_trips_and_any_of_its_form_is_a_place() {
         let cursor = Cursor {
             created_at: DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap(),
             id: Uuid::now_v7(),
         };
-        let text = encode(cursor, Direction::NewestFirst);
-        assert_eq!(decode(&text, Direction::NewestFirst), Some(cursor));
-        assert_eq!(decode(&text, Direction::OldestFirst), None);
-        assert_eq!(decode("not-a-cursor", Direction::NewestFirst), None);
-        let ancient =
-            URL_SAFE_NO_PAD.encode(format!("d-8000000000000000000.{}", cursor.id.simple()));
-        assert_eq!(decode(&ancient, Direction::NewestFirst), None);
+        assert_eq!(decode(&encode(cursor)), Some(cursor));
+        assert_eq!(decode("not-a-cursor"), None);
+        assert_eq!(decode(""), None);
+        let far = decode("999999999999999999.0123456789abcdef0123456789abcdef");
+        let far = far.map(|cursor| cursor.created_at.timestamp_micros());
+        assert_eq!(
+            far,
+            Some(LAST_MICROSECOND),
+            "clamped to the last time a row can have"
+        );
     }
 }

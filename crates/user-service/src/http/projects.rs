@@ -7,14 +7,18 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::entities::{ProjectRole, project};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{
+    AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody, Result};
 use super::extract::{Id, Ids, ValidJson, ValidQuery};
-use super::pagination::{Page, page_request};
+use super::pagination::{Page, PageCursor, page_request};
 use super::{nullable, timestamp};
 use crate::domain::paging::Direction;
 use crate::domain::projects::{self, Member, NewMember};
@@ -66,8 +70,8 @@ pub struct ListProjectsQuery {
     /// Page size, 1 to 100 (default 20).
     #[param(inline)]
     limit: Option<Limit>,
-    /// `meta.next_cursor` of the previous page.
-    cursor: Option<String>,
+    #[param(inline)]
+    cursor: Option<PageCursor>,
 }
 
 /// The caller's projects, newest first (admins: `?all=true` for every project).
@@ -82,7 +86,7 @@ async fn list_projects(
     caller: Caller,
     ValidQuery(query): ValidQuery<ListProjectsQuery>,
 ) -> Result<Json<Page<ProjectResponse>>> {
-    let page = page_request(query.limit, query.cursor.as_deref(), Direction::NewestFirst)?;
+    let page = page_request(query.limit, query.cursor, Direction::NewestFirst);
     let all = query.all.unwrap_or(false);
     let projects = projects::list(&state.db, caller, all, &page).await?;
     Ok(Json(Page::new(projects, |(project, role)| {
@@ -91,6 +95,7 @@ async fn list_projects(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
     #[schema(example = "Support bot")]
     name: Name,
@@ -134,6 +139,7 @@ async fn get_project(
 
 /// A partial change; `description` may be `null` to clear it.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateProjectRequest {
     name: Option<Name>,
     #[serde(default, deserialize_with = "nullable")]
@@ -216,8 +222,8 @@ pub struct ListMembersQuery {
     /// Page size, 1 to 100 (default 20).
     #[param(inline)]
     limit: Option<Limit>,
-    /// `meta.next_cursor` of the previous page.
-    cursor: Option<String>,
+    #[param(inline)]
+    cursor: Option<PageCursor>,
 }
 
 /// The project's members, newest first (viewer and up).
@@ -233,18 +239,48 @@ async fn list_members(
     Id(id): Id,
     ValidQuery(query): ValidQuery<ListMembersQuery>,
 ) -> Result<Json<Page<MemberResponse>>> {
-    let page = page_request(query.limit, query.cursor.as_deref(), Direction::NewestFirst)?;
+    let page = page_request(query.limit, query.cursor, Direction::NewestFirst);
     let members = projects::members(&state.db, caller, id, &page).await?;
     Ok(Json(Page::new(members, MemberResponse::from)))
 }
 
-/// Who to add: `user_id` or `email`, one of them.
-#[derive(Debug, Deserialize, ToSchema)]
+/// Who to add: `user_id` or `email`, exactly one of them; `role` defaults to `viewer`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
     user_id: Option<Uuid>,
     email: Option<Email>,
-    /// Default `viewer`.
     role: Option<ProjectRole>,
+}
+
+/// Two shapes, as the document must say for "exactly one of `user_id` and `email`".
+impl PartialSchema for AddMemberRequest {
+    fn schema() -> RefOr<Schema> {
+        let shape = |key: &str, value: RefOr<Schema>| {
+            ObjectBuilder::new()
+                .property(key, value)
+                .required(key)
+                .property("role", Ref::from_schema_name("ProjectRole"))
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        let user_id = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
+        OneOfBuilder::new()
+            .item(shape("user_id", user_id.into()))
+            .item(shape("email", Ref::from_schema_name("Email").into()))
+            .description(Some(
+                "Who to add: `user_id` or `email`, exactly one of them; `role` defaults to `viewer`.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for AddMemberRequest {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push(("Email".to_owned(), Email::schema()));
+        schemas.push(("ProjectRole".to_owned(), ProjectRole::schema()));
+    }
 }
 
 /// Add a member (owner).
@@ -277,6 +313,7 @@ async fn add_member(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChangeMemberRequest {
     role: ProjectRole,
 }

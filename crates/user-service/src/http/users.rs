@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::error::{ErrorBody, Result};
 use super::extract::{Id, ValidJson, ValidQuery};
-use super::pagination::{Page, page_request};
+use super::pagination::{Page, PageCursor, page_request};
 use super::{nullable, timestamp};
 use crate::domain::CurrentUser;
 use crate::domain::paging::Direction;
@@ -74,8 +74,8 @@ pub struct ListUsersQuery {
     /// Page size, 1 to 100 (default 20).
     #[param(inline)]
     limit: Option<Limit>,
-    /// `meta.next_cursor` of the previous page.
-    cursor: Option<String>,
+    #[param(inline)]
+    cursor: Option<PageCursor>,
 }
 
 /// List users (admin).
@@ -90,12 +90,13 @@ async fn list_users(
     caller: CurrentUser,
     ValidQuery(query): ValidQuery<ListUsersQuery>,
 ) -> Result<Json<Page<UserResponse>>> {
-    let page = page_request(query.limit, query.cursor.as_deref(), Direction::NewestFirst)?;
+    let page = page_request(query.limit, query.cursor, Direction::NewestFirst);
     let users = users::list(&state.db, &caller, query.search.as_ref(), &page).await?;
     Ok(Json(Page::new(users, UserResponse::from)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     name: Name,
     email: Email,
@@ -152,6 +153,7 @@ async fn get_user(
 
 /// A partial change. `phone` and `avatar_url` may be `null` to clear them.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     name: Option<Name>,
     /// Admins only (even `null` needs admin rights).

@@ -275,7 +275,9 @@ fn storable(text: &str) -> bool {
 /// Whether a deserialisation error is a value type's own words (`domain::values`): the rest of
 /// a sentence about the field.
 fn is_value_sentence(error: &str) -> bool {
-    error.starts_with("must ") || error.starts_with("should ")
+    ["must ", "should ", "is not "]
+        .iter()
+        .any(|start| error.starts_with(start))
 }
 
 /// A serde error at `path` (`name`, `metadata.a`), as a sentence about that field.
@@ -366,6 +368,7 @@ mod tests {
     struct Paged {
         limit: Option<crate::domain::values::Limit>,
         all: Option<bool>,
+        cursor: Option<crate::http::pagination::PageCursor>,
     }
 
     fn query_messages(query: &str) -> Vec<String> {
@@ -378,6 +381,10 @@ mod tests {
     #[test]
     fn every_query_problem_is_reported_at_once_unknown_first_then_in_field_order() {
         assert_eq!(query_messages("limit=0"), ["limit must not be less than 1"]);
+        assert_eq!(
+            query_messages("cursor=abc"),
+            ["cursor is not a cursor of this list (take next_cursor from the previous page)"]
+        );
         assert_eq!(
             query_messages("all=maybe&limit=101&nope=1"),
             [
