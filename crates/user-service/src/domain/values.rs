@@ -249,9 +249,11 @@ impl AvatarUrl {
 impl<'de> Deserialize<'de> for AvatarUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
+        // A URI is ASCII (RFC 3986): an internationalised address is sent in its encoded form.
         // `url` lower-cases the scheme: `HTTPS://` is stored as given but checked as `https`.
-        let scheme = url::Url::parse(&raw)
-            .ok()
+        let scheme = Some(&raw)
+            .filter(|raw| raw.is_ascii())
+            .and_then(|raw| url::Url::parse(raw).ok())
             .filter(url::Url::has_host)
             .map(|url| url.scheme().to_owned());
         let plain_http = match scheme.as_deref() {
@@ -539,6 +541,16 @@ mod tests {
             Password::try_from("short".to_owned()),
             Err("must be longer than or equal to 8 characters".to_owned())
         );
+    }
+
+    #[test]
+    fn avatar_urls_are_ascii_web_addresses() {
+        let parse = |raw: &str| serde_json::from_value::<AvatarUrl>(serde_json::json!(raw));
+        assert!(parse("https://example.com/a.png").is_ok_and(|url| !url.is_plain_http()));
+        assert!(parse("HTTP://example.com/a.png").is_ok_and(|url| url.is_plain_http()));
+        for refused in ["javascript:alert(1)", "https://Ï", "data:,x", "https://"] {
+            assert!(parse(refused).is_err(), "{refused}");
+        }
     }
 
     #[test]

@@ -248,19 +248,26 @@ async fn list_members(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
-    user_id: Option<Uuid>,
-    email: Option<Email>,
+    #[serde(default, deserialize_with = "nullable")]
+    user_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "nullable")]
+    email: Option<Option<Email>>,
     role: Option<ProjectRole>,
 }
 
 /// Two shapes, as the document must say for "exactly one of `user_id` and `email`".
 impl PartialSchema for AddMemberRequest {
     fn schema() -> RefOr<Schema> {
+        let role = || {
+            OneOfBuilder::new()
+                .item(Ref::from_schema_name("ProjectRole"))
+                .item(ObjectBuilder::new().schema_type(Type::Null))
+        };
         let shape = |key: &str, value: RefOr<Schema>| {
             ObjectBuilder::new()
                 .property(key, value)
                 .required(key)
-                .property("role", Ref::from_schema_name("ProjectRole"))
+                .property("role", role())
                 .additional_properties(Some(AdditionalProperties::FreeForm(false)))
         };
         let user_id = ObjectBuilder::new()
@@ -299,8 +306,8 @@ async fn add_member(
     ValidJson(body): ValidJson<AddMemberRequest>,
 ) -> Result<(StatusCode, Json<MemberResponse>)> {
     let who = match (body.user_id, body.email) {
-        (Some(user_id), None) => NewMember::Id(user_id),
-        (None, Some(email)) => NewMember::Email(email),
+        (Some(Some(user_id)), None) => NewMember::Id(user_id),
+        (None, Some(Some(email))) => NewMember::Email(email),
         _ => {
             return Err(ApiError::invalid(
                 "user_id or email must be given, not both",

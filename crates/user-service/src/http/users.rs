@@ -156,9 +156,9 @@ async fn get_user(
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     name: Option<Name>,
-    /// Admins only (even `null` needs admin rights).
+    /// Admins only (naming it, even as `null`, needs admin rights; it cannot be cleared).
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Email>)]
+    #[schema(value_type = Email, required = false)]
     email: Option<Option<Email>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Phone>)]
@@ -170,13 +170,13 @@ pub struct UpdateUserRequest {
     password: Option<Password>,
     /// Required to change one's own password.
     current_password: Option<GivenPassword>,
-    /// Admins only (even `null` needs admin rights).
+    /// Admins only (naming it, even as `null`, needs admin rights; it cannot be cleared).
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<UserRole>)]
+    #[schema(value_type = UserRole, required = false)]
     role: Option<Option<UserRole>>,
-    /// Admins only (even `null` needs admin rights).
+    /// Admins only (naming it, even as `null`, needs admin rights; it cannot be cleared).
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool, required = false)]
     is_active: Option<Option<bool>>,
 }
 
