@@ -175,11 +175,11 @@ project_id=$(q "SELECT id FROM projects WHERE name = 'bench: project'")
 conversation_id=$(q "SELECT id FROM conversations WHERE title = 'bench: conversation'")
 deep_id=$(q "SELECT id FROM conversations WHERE title = 'bench: deep conversation'")
 record member_projects "$(q "SELECT count(*) FROM project_members m JOIN users u ON u.id = m.user_id WHERE u.email = '$member'")"
-# A cursor as the service writes it (src/pagination.rs): base64url of "a<micros>.<id>", the last
-# row of the page before.
-deep_cursor=$(q "SELECT 'a' || (extract(epoch FROM created_at) * 1000000)::bigint || '.' || replace(id::text, '-', '')
+# A cursor as the service writes it (crates/user-service/src/http/pagination.rs): "<micros>.<id>",
+# the place of the last row before the deep page.
+deep_cursor=$(q "SELECT (extract(epoch FROM created_at) * 1000000)::bigint || '.' || replace(id::text, '-', '')
                  FROM messages WHERE conversation_id = '$deep_id' ORDER BY created_at, id OFFSET $((deep - 1)) LIMIT 1" \
-  | tr -d '\n' | base64 -w0 | tr '+/' '-_' | tr -d '=')
+  | tr -d '\n')
 
 base=http://127.0.0.1
 # name, method, path, body: the endpoints measured against pgbench.
