@@ -192,7 +192,8 @@ impl Application {
 
     /// Serves until `shutdown` completes, then stops within the shutdown timeout, counted once
     /// from the signal: no new connections, in-flight requests finish (those still running at
-    /// the deadline are answered 503), and the pool closes in whatever time is left.
+    /// the deadline are answered 503), then the pool closes within [`POOL_CLOSE_BOUND`] (and
+    /// the shutdown timeout).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,

@@ -77,7 +77,7 @@ impl Auth {
             .admit(&budgets, self.limits.registration_window, REGISTRATIONS)
             .await?;
         let created = self.create_account(db, new).await;
-        self.throttle.settle(reservation, true).await;
+        reservation.settle(true).await;
         created
     }
 
@@ -128,7 +128,7 @@ impl Auth {
         let outcome = self.authenticate(db, email, password).await;
         // Only a failed password check counts.
         let failed = matches!(outcome, Err(Error::Unauthenticated(_)));
-        self.throttle.settle(reservation, failed).await;
+        reservation.settle(failed).await;
         let user = outcome?;
         let access_token = self.tokens.issue(user.id)?;
         Ok(SignedIn { user, access_token })

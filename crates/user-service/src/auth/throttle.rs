@@ -16,8 +16,8 @@
 //! settled is forgotten after [`PENDING_LIFETIME`].
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -48,13 +48,51 @@ pub enum Verdict {
     Blocked { retry_after_secs: u64 },
 }
 
-/// A pending place in each budget, held for one attempt.
+/// One attempt's pending place in each budget.
 #[derive(Debug)]
-pub struct Reservation {
+struct Attempt {
     keys: Vec<String>,
     member: String,
     window: Duration,
     in_redis: bool,
+}
+
+/// A pending place in each budget, held for one attempt until it is settled. One that is
+/// dropped unsettled (the client went away and its request was dropped) is given back, not
+/// counted: a stuck pending place would make every later attempt on its budgets wait.
+#[derive(Debug)]
+pub struct Reservation {
+    attempt: Option<Attempt>,
+    windows: Arc<Windows>,
+}
+
+impl Reservation {
+    /// Ends the reservation: `counted` keeps the attempt in its budgets for the window.
+    pub async fn settle(mut self, counted: bool) {
+        if let Some(attempt) = self.attempt.take() {
+            self.windows.settle(&attempt, counted).await;
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let Some(attempt) = self.attempt.take() else {
+            return;
+        };
+        if !attempt.in_redis {
+            self.windows.local().settle(&attempt, false);
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let windows = self.windows.clone();
+                runtime.spawn(async move { windows.settle(&attempt, false).await });
+            }
+            // No runtime to reach Redis with: the place expires after PENDING_LIFETIME.
+            Err(_) => {}
+        }
+    }
 }
 
 /// What one reservation step found.
@@ -112,10 +150,25 @@ end
 return 0
 ";
 
-pub struct Throttle {
+/// The throttle's budgets, cheap to clone.
+#[derive(Clone)]
+pub struct Throttle(Arc<Windows>);
+
+/// Where the budgets are counted: Redis while it answers, else the process.
+struct Windows {
     prefix: String,
     redis: Option<RedisWindows>,
     local: Mutex<LocalWindows>,
+    /// Attempts waiting to try a budget, by its key: tokio's mutex serves them in order.
+    lines: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for Windows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Windows")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
 }
 
 struct RedisWindows {
@@ -129,6 +182,30 @@ impl Throttle {
     /// The throttle, with Redis when `redis_url` is given. Never waits for Redis: a server that
     /// is down at start is reported as disconnected and used once it answers.
     pub fn new(redis_url: Option<&str>, prefix: String) -> Result<Self, redis::RedisError> {
+        Windows::new(redis_url, prefix).map(|windows| Self(Arc::new(windows)))
+    }
+
+    /// `Some(true/false)`: Redis is configured and (not) answering; `None`: not configured.
+    pub fn redis_connected(&self) -> Option<bool> {
+        self.0.redis_connected()
+    }
+
+    /// A pending place in every one of `budgets` (keys under the service's prefix), whose
+    /// counted attempts live `window`; waits while pending attempts alone fill a budget.
+    pub async fn reserve(&self, budgets: &[Budget], window: Duration) -> Verdict {
+        self.0.reserve(budgets, window).await
+    }
+
+    /// Pings Redis (when configured) and updates its state; the health probe calls it.
+    pub async fn check_redis(&self) {
+        self.0.check_redis().await;
+    }
+}
+
+impl Windows {
+    /// The throttle, with Redis when `redis_url` is given. Never waits for Redis: a server that
+    /// is down at start is reported as disconnected and used once it answers.
+    fn new(redis_url: Option<&str>, prefix: String) -> Result<Self, redis::RedisError> {
         let redis = match redis_url {
             None => None,
             Some(url) => {
@@ -150,20 +227,40 @@ impl Throttle {
             prefix,
             redis,
             local: Mutex::new(LocalWindows::default()),
+            lines: Mutex::new(HashMap::new()),
         })
     }
 
-    /// `Some(true/false)`: Redis is configured and (not) answering; `None`: not configured.
-    pub fn redis_connected(&self) -> Option<bool> {
+    /// The waiting line of `key` in this process (created on demand, forgotten when unused).
+    fn line(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if lines.len() >= 1024 {
+            lines.retain(|_, line| line.strong_count() > 0);
+        }
+        if let Some(line) = lines.get(key).and_then(Weak::upgrade) {
+            return line;
+        }
+        let line = Arc::new(tokio::sync::Mutex::new(()));
+        lines.insert(key.to_owned(), Arc::downgrade(&line));
+        line
+    }
+
+    fn redis_connected(&self) -> Option<bool> {
         self.redis
             .as_ref()
             .map(|redis| redis.up.load(Ordering::Relaxed))
     }
 
-    /// A pending place in every one of `budgets` (keys under the service's prefix), whose
-    /// counted attempts live `window`; waits while pending attempts alone fill a budget.
-    pub async fn reserve(&self, budgets: &[Budget], window: Duration) -> Verdict {
-        let reservation = Reservation {
+    async fn reserve(self: &Arc<Self>, budgets: &[Budget], window: Duration) -> Verdict {
+        // One attempt at a time tries each first budget (an email, an address) in this process,
+        // first come first served: a newcomer queues behind the attempts already waiting instead
+        // of taking the place that just freed from under them.
+        let line = self.line(budgets.first().map_or("", |budget| budget.key.as_str()));
+        let _turn = line.lock().await;
+        let attempt = Attempt {
             keys: budgets
                 .iter()
                 .map(|budget| format!("{}{}", self.prefix, budget.key))
@@ -176,12 +273,15 @@ impl Throttle {
         let limits: Vec<u32> = budgets.iter().map(|budget| budget.limit).collect();
         let give_up = Instant::now() + SETTLE_WAIT;
         loop {
-            let (step, in_redis) = self.step(&reservation, &limits).await;
+            let (step, in_redis) = self.step(&attempt, &limits).await;
             match step {
                 Step::Reserved => {
                     return Verdict::Allowed(Reservation {
-                        in_redis,
-                        ..reservation
+                        attempt: Some(Attempt {
+                            in_redis,
+                            ..attempt
+                        }),
+                        windows: self.clone(),
                     });
                 }
                 Step::Full(wait) => {
@@ -200,16 +300,16 @@ impl Throttle {
     }
 
     /// One try at reserving, in Redis while it answers, else in the process.
-    async fn step(&self, reservation: &Reservation, limits: &[u32]) -> (Step, bool) {
+    async fn step(&self, attempt: &Attempt, limits: &[u32]) -> (Step, bool) {
         if let Some(redis) = self.redis_if_up() {
             let mut invocation = redis.reserve.prepare_invoke();
-            for key in &reservation.keys {
+            for key in &attempt.keys {
                 invocation.key(key).key(format!("{key}:pending"));
             }
             invocation
-                .arg(reservation.window.as_millis() as u64)
+                .arg(attempt.window.as_millis() as u64)
                 .arg(PENDING_LIFETIME.as_millis() as u64)
-                .arg(&reservation.member);
+                .arg(&attempt.member);
             for limit in limits {
                 invocation.arg(*limit);
             }
@@ -221,21 +321,20 @@ impl Throttle {
                 Err(error) => self.redis_failed(redis, &error),
             }
         }
-        let step = self.local().reserve(reservation, limits);
+        let step = self.local().reserve(attempt, limits);
         (step, false)
     }
 
-    /// Ends a reservation: `counted` keeps the attempt in its budgets for the window.
-    pub async fn settle(&self, reservation: Reservation, counted: bool) {
-        if reservation.in_redis {
+    async fn settle(&self, attempt: &Attempt, counted: bool) {
+        if attempt.in_redis {
             if let Some(redis) = &self.redis {
                 let mut invocation = redis.settle.prepare_invoke();
-                for key in &reservation.keys {
+                for key in &attempt.keys {
                     invocation.key(key).key(format!("{key}:pending"));
                 }
                 invocation
-                    .arg(reservation.window.as_millis() as u64)
-                    .arg(&reservation.member)
+                    .arg(attempt.window.as_millis() as u64)
+                    .arg(&attempt.member)
                     .arg(if counted { "1" } else { "0" });
                 let mut connection = redis.connection.clone();
                 if let Err(error) = invocation.invoke_async::<i64>(&mut connection).await {
@@ -244,7 +343,7 @@ impl Throttle {
             }
             return;
         }
-        self.local().settle(&reservation, counted);
+        self.local().settle(attempt, counted);
     }
 
     fn redis_if_up(&self) -> Option<&RedisWindows> {
@@ -265,8 +364,7 @@ impl Throttle {
         }
     }
 
-    /// Pings Redis (when configured) and updates its state; the health probe calls it.
-    pub async fn check_redis(&self) {
+    async fn check_redis(&self) {
         let Some(redis) = &self.redis else { return };
         let mut connection = redis.connection.clone();
         let pong: Result<String, _> = redis::cmd("PING").query_async(&mut connection).await;
@@ -301,9 +399,9 @@ struct LocalWindows {
 }
 
 impl LocalWindows {
-    fn reserve(&mut self, reservation: &Reservation, limits: &[u32]) -> Step {
+    fn reserve(&mut self, attempt: &Attempt, limits: &[u32]) -> Step {
         let now = Instant::now();
-        let window = reservation.window;
+        let window = attempt.window;
         self.reservations += 1;
         if self.reservations.is_multiple_of(1024) {
             // Forget keys whose window has emptied, so a flood of new emails cannot grow the map.
@@ -317,7 +415,7 @@ impl LocalWindows {
         }
         let mut wait = Duration::ZERO;
         let mut busy = false;
-        for (key, limit) in reservation.keys.iter().zip(limits) {
+        for (key, limit) in attempt.keys.iter().zip(limits) {
             let entry = self.windows.entry(key.clone()).or_default();
             while entry
                 .counted
@@ -344,20 +442,20 @@ impl LocalWindows {
         if busy {
             return Step::Busy;
         }
-        for key in &reservation.keys {
+        for key in &attempt.keys {
             let entry = self.windows.entry(key.clone()).or_default();
-            entry.pending.push((now, reservation.member.clone()));
+            entry.pending.push((now, attempt.member.clone()));
         }
         Step::Reserved
     }
 
-    fn settle(&mut self, reservation: &Reservation, counted: bool) {
+    fn settle(&mut self, attempt: &Attempt, counted: bool) {
         let now = Instant::now();
-        for key in &reservation.keys {
+        for key in &attempt.keys {
             if let Some(entry) = self.windows.get_mut(key) {
-                entry.pending.retain(|(_, id)| *id != reservation.member);
+                entry.pending.retain(|(_, id)| *id != attempt.member);
                 if counted {
-                    entry.counted.push_back((now, reservation.member.clone()));
+                    entry.counted.push_back((now, attempt.member.clone()));
                 }
             }
         }
@@ -368,8 +466,8 @@ impl LocalWindows {
 mod tests {
     use super::*;
 
-    fn reservation(member: &str) -> Reservation {
-        Reservation {
+    fn reservation(member: &str) -> Attempt {
+        Attempt {
             keys: vec!["e".to_owned(), "a".to_owned()],
             member: member.to_owned(),
             window: Duration::from_secs(60),
@@ -399,5 +497,33 @@ mod tests {
             Step::Full(wait) => assert!(wait > Duration::from_secs(59), "{wait:?}"),
             _ => panic!("two counted attempts fill a budget of two"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_reservation_dropped_unsettled_gives_its_place_back() {
+        let throttle = Throttle::new(None, "test:".to_owned()).unwrap();
+        let budgets = [Budget {
+            key: "login:email:a@example.com".to_owned(),
+            limit: 1,
+        }];
+        let window = Duration::from_secs(60);
+        let Verdict::Allowed(first) = throttle.reserve(&budgets, window).await else {
+            panic!("an empty budget has room");
+        };
+        // The request holding it went away (its future was dropped) before settling.
+        drop(first);
+        let started = Instant::now();
+        let Verdict::Allowed(second) = throttle.reserve(&budgets, window).await else {
+            panic!("the place was given back");
+        };
+        assert!(
+            started.elapsed() < SETTLE_POLL,
+            "no wait for a pending place"
+        );
+        second.settle(true).await;
+        assert!(matches!(
+            throttle.reserve(&budgets, window).await,
+            Verdict::Blocked { .. }
+        ));
     }
 }

@@ -351,25 +351,38 @@ impl Metadata {
 
 impl<'de> Deserialize<'de> for Metadata {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        if !value.is_object() {
-            return Err(D::Error::custom("must be a JSON object"));
-        }
-        if depth(&value) > MAX_JSON_DEPTH {
-            return Err(D::Error::custom("must not nest deeper than 32 levels"));
-        }
-        Ok(Self(value))
+        json_shaped(deserializer, Value::is_object, "must be a JSON object").map(Self)
     }
+}
+
+/// A JSON value of the shape `is_shaped` accepts (else `shape` is the sentence), nested at most
+/// [`MAX_JSON_DEPTH`] levels.
+fn json_shaped<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    is_shaped: impl Fn(&Value) -> bool,
+    shape: &'static str,
+) -> Result<Value, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    if !is_shaped(&value) {
+        return Err(D::Error::custom(shape));
+    }
+    if depth(&value) > MAX_JSON_DEPTH {
+        return Err(D::Error::custom("must not nest deeper than 32 levels"));
+    }
+    Ok(value)
+}
+
+/// `$ref` to [`JsonValue`].
+fn json_value() -> RefOr<Schema> {
+    RefOr::Ref(utoipa::openapi::Ref::from_schema_name("JsonValue"))
 }
 
 impl PartialSchema for Metadata {
     fn schema() -> RefOr<Schema> {
-        json_object(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
-            "JsonValue",
-        )))
-        .description(Some("Any JSON object, nested at most 32 levels."))
-        .examples([serde_json::json!({"channel": "web"})])
-        .into()
+        json_object(json_value())
+            .description(Some("Any JSON object, nested at most 32 levels."))
+            .examples([serde_json::json!({"channel": "web"})])
+            .into()
     }
 }
 
@@ -391,25 +404,19 @@ impl Attachments {
 
 impl<'de> Deserialize<'de> for Attachments {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        let objects = value
-            .as_array()
-            .is_some_and(|items| items.iter().all(Value::is_object));
-        if !objects {
-            return Err(D::Error::custom("must be an array of objects"));
-        }
-        if depth(&value) > MAX_JSON_DEPTH {
-            return Err(D::Error::custom("must not nest deeper than 32 levels"));
-        }
-        Ok(Self(value))
+        let objects = |value: &Value| {
+            value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Value::is_object))
+        };
+        json_shaped(deserializer, objects, "must be an array of objects").map(Self)
     }
 }
 
 impl PartialSchema for Attachments {
     fn schema() -> RefOr<Schema> {
-        let value = RefOr::Ref(utoipa::openapi::Ref::from_schema_name("JsonValue"));
         ArrayBuilder::new()
-            .items(json_object(value))
+            .items(json_object(json_value()))
             .description(Some("JSON objects, nested at most 32 levels."))
             .into()
     }
@@ -483,7 +490,7 @@ pub struct JsonValue;
 
 impl PartialSchema for JsonValue {
     fn schema() -> RefOr<Schema> {
-        let itself = || RefOr::Ref(utoipa::openapi::Ref::from_schema_name("JsonValue"));
+        let itself = json_value;
         AnyOfBuilder::new()
             .item(string())
             .item(ObjectBuilder::new().schema_type(Type::Number))

@@ -101,8 +101,16 @@ where
     let mut absent: Vec<String> = Vec::new();
     for _ in 0..=2 * fields.len() {
         let error = match serde_path_to_error::deserialize::<_, T>(Value::Object(map.clone())) {
-            Ok(parsed) if problems.is_empty() => return Ok(parsed),
-            Ok(_) => break,
+            Ok(parsed) if problems.is_empty() && absent.is_empty() => return Ok(parsed),
+            Ok(_) => {
+                // An empty string stood in for a missing field and was taken: it is still missing.
+                for field in &absent {
+                    if !problems.names(field) {
+                        problems.add(field, format!("{field} should not be empty"));
+                    }
+                }
+                break;
+            }
             Err(error) => error,
         };
         let path = error.path().to_string();

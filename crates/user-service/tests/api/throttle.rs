@@ -63,12 +63,16 @@ async fn spawn_on_redis(database: &TestDatabase, extra: &[(&str, &str)]) -> Opti
 }
 
 async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value, Option<u64>) {
-    let response = app
-        .request("POST", "/auth/login", None)
-        .json(&json!({"email": email, "password": password}))
+    let body = json!({"email": email, "password": password});
+    send(app.request("POST", "/auth/login", None).json(&body)).await
+}
+
+/// The status, the body and the `Retry-After` of `request`.
+async fn send(request: reqwest::RequestBuilder) -> (u16, Value, Option<u64>) {
+    let response = request
         .send()
         .await
-        .unwrap_or_else(|error| panic!("login: {error}"));
+        .unwrap_or_else(|error| panic!("send: {error}"));
     let retry_after = response
         .headers()
         .get("retry-after")
@@ -76,6 +80,16 @@ async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value, Optio
         .and_then(|value| value.parse().ok());
     let (status, body) = json_of(response).await;
     (status, body, retry_after)
+}
+
+/// The statuses of twenty logins for `email` with `password`, sent at once.
+async fn twenty_concurrent_logins(app: &TestApp, email: &str, password: &str) -> Vec<u16> {
+    let attempts = (0..20).map(|_| login(app, email, password));
+    futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|(status, _, _)| status)
+        .collect()
 }
 
 /// Five wrong passwords for `email` (each a 401).
@@ -176,12 +190,7 @@ async fn two_services_on_one_redis_share_one_budget() {
 
 async fn concurrent_wrong_logins_never_exceed_the_budget(app: &TestApp) {
     let user = app.user(UserRole::User).await;
-    let attempts = (0..20).map(|_| login(app, &user.email, "wrong-password"));
-    let statuses: Vec<u16> = futures_util::future::join_all(attempts)
-        .await
-        .into_iter()
-        .map(|(status, _, _)| status)
-        .collect();
+    let statuses = twenty_concurrent_logins(app, &user.email, "wrong-password").await;
     let verified = statuses.iter().filter(|status| **status == 401).count();
     let refused = statuses.iter().filter(|status| **status == 429).count();
     assert_eq!(verified, 5, "{statuses:?}");
@@ -206,12 +215,7 @@ async fn in_redis_twenty_concurrent_wrong_logins_get_exactly_the_budget_of_verif
 
 async fn concurrent_correct_logins_all_succeed_and_count_nothing(app: &TestApp) {
     let user = app.user(UserRole::User).await;
-    let attempts = (0..20).map(|_| login(app, &user.email, &user.password));
-    let statuses: Vec<u16> = futures_util::future::join_all(attempts)
-        .await
-        .into_iter()
-        .map(|(status, _, _)| status)
-        .collect();
+    let statuses = twenty_concurrent_logins(app, &user.email, &user.password).await;
     assert_eq!(statuses, [200; 20]);
     // None of them counted: the whole budget of failures is still there.
     fail_five_times(app, &user.email).await;
@@ -240,19 +244,7 @@ async fn register(app: &TestApp, index: usize) -> (u16, Value, Option<u64>) {
         uuid::Uuid::new_v4().simple()
     );
     let body = json!({"name": "New", "email": email, "password": "correct horse battery"});
-    let response = app
-        .request("POST", "/auth/register", None)
-        .json(&body)
-        .send()
-        .await
-        .unwrap_or_else(|error| panic!("register: {error}"));
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse().ok());
-    let (status, body) = json_of(response).await;
-    (status, body, retry_after)
+    send(app.request("POST", "/auth/register", None).json(&body)).await
 }
 
 #[tokio::test]
