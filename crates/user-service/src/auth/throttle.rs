@@ -84,13 +84,10 @@ impl Drop for Reservation {
             self.windows.local().settle(&attempt, false);
             return;
         }
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let windows = self.windows.clone();
-                runtime.spawn(async move { windows.settle(&attempt, false).await });
-            }
-            // No runtime to reach Redis with: the place expires after PENDING_LIFETIME.
-            Err(_) => {}
+        // Without a runtime to reach Redis with, the place expires after PENDING_LIFETIME.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let windows = self.windows.clone();
+            runtime.spawn(async move { windows.settle(&attempt, false).await });
         }
     }
 }
