@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 use utoipa::openapi::content::Content;
 use utoipa::openapi::header::Header;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -84,7 +85,32 @@ pub fn finish(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenAp
             finish_responses(operation, waits);
         }
     }
+    link_new_projects_to_their_conversations(&mut document);
     document
+}
+
+/// A project just created is where conversations start: the link says so to clients (and to
+/// stateful contract tests, which otherwise never find a project to start a conversation in).
+fn link_new_projects_to_their_conversations(document: &mut utoipa::openapi::OpenApi) {
+    let created = document
+        .paths
+        .paths
+        .get_mut("/projects")
+        .and_then(|item| item.post.as_mut())
+        .and_then(|operation| operation.responses.responses.get_mut("201"));
+    if let Some(RefOr::T(response)) = created {
+        let link = LinkBuilder::new()
+            .operation_id("create_conversation")
+            .request_body(Some(serde_json::json!({
+                "project_id": "$response.body#/id",
+                "title": "A conversation in the new project",
+            })))
+            .description("Start a conversation in the project just created.")
+            .build();
+        response
+            .links
+            .insert("StartConversation".to_owned(), RefOr::T(link));
+    }
 }
 
 fn finish_responses(operation: &mut Operation, waits: bool) {
