@@ -13,6 +13,7 @@ mod m20261124_000001_initial_schema;
 mod m20261125_000002_normalised_emails;
 mod m20261125_000003_list_indexes;
 mod m20261204_000004_idna_emails;
+mod m20261205_000005_sessions_and_identities;
 
 use sea_orm_migration::MigrationStatus;
 use sea_orm_migration::sea_orm::DatabaseConnection;
@@ -21,6 +22,7 @@ use shared::DatabaseConfig;
 pub use lock::{LOCK_APPLICATION_NAME, LockSettings, MIGRATION_LOCK_KEY, lock_file_path, vars};
 pub use m20261124_000001_initial_schema::{ENUMS, TABLES};
 pub use m20261125_000002_normalised_emails::EMAIL_NORMALISED;
+pub use m20261205_000005_sessions_and_identities::{SIGN_IN_RULE, TABLES as M2_TABLES};
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -32,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_normalised_emails::Migration),
             Box::new(m20261125_000003_list_indexes::Migration),
             Box::new(m20261204_000004_idna_emails::Migration),
+            Box::new(m20261205_000005_sessions_and_identities::Migration),
         ]
     }
 }

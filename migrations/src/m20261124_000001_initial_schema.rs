@@ -98,22 +98,22 @@ impl MigrationTrait for Migration {
     }
 }
 
-/// Builds the statements for one backend.
-struct Schema {
-    backend: DbBackend,
+/// Builds the statements for one backend (later migrations build their tables with it too).
+pub(crate) struct Schema {
+    pub(crate) backend: DbBackend,
 }
 
 impl Schema {
-    fn new(backend: DbBackend) -> Self {
+    pub(crate) fn new(backend: DbBackend) -> Self {
         Self { backend }
     }
 
-    fn is_postgres(&self) -> bool {
+    pub(crate) fn is_postgres(&self) -> bool {
         self.backend == DbBackend::Postgres
     }
 
     /// `id uuid NOT NULL DEFAULT gen_random_uuid()`, the primary key.
-    fn id(&self) -> ColumnDef {
+    pub(crate) fn id(&self) -> ColumnDef {
         let mut column = ColumnDef::new("id");
         column.uuid().not_null();
         if self.is_postgres() {
@@ -122,35 +122,35 @@ impl Schema {
         column
     }
 
-    fn uuid(&self, name: &'static str) -> ColumnDef {
+    pub(crate) fn uuid(&self, name: &'static str) -> ColumnDef {
         ColumnDef::new(name).uuid().not_null().to_owned()
     }
 
-    fn optional_uuid(&self, name: &'static str) -> ColumnDef {
+    pub(crate) fn optional_uuid(&self, name: &'static str) -> ColumnDef {
         ColumnDef::new(name).uuid().null().to_owned()
     }
 
-    fn varchar(&self, name: &'static str, len: u32) -> ColumnDef {
+    pub(crate) fn varchar(&self, name: &'static str, len: u32) -> ColumnDef {
         ColumnDef::new(name).string_len(len).not_null().to_owned()
     }
 
-    fn optional_varchar(&self, name: &'static str, len: u32) -> ColumnDef {
+    pub(crate) fn optional_varchar(&self, name: &'static str, len: u32) -> ColumnDef {
         ColumnDef::new(name).string_len(len).null().to_owned()
     }
 
-    fn text(&self, name: &'static str) -> ColumnDef {
+    pub(crate) fn text(&self, name: &'static str) -> ColumnDef {
         ColumnDef::new(name).text().not_null().to_owned()
     }
 
-    fn optional_text(&self, name: &'static str) -> ColumnDef {
+    pub(crate) fn optional_text(&self, name: &'static str) -> ColumnDef {
         ColumnDef::new(name).text().null().to_owned()
     }
 
-    fn optional_jsonb(&self, name: &'static str) -> ColumnDef {
+    pub(crate) fn optional_jsonb(&self, name: &'static str) -> ColumnDef {
         ColumnDef::new(name).json_binary().null().to_owned()
     }
 
-    fn flag(&self, name: &'static str, default: bool) -> ColumnDef {
+    pub(crate) fn flag(&self, name: &'static str, default: bool) -> ColumnDef {
         ColumnDef::new(name)
             .boolean()
             .not_null()
@@ -159,13 +159,13 @@ impl Schema {
     }
 
     /// Exact money: `NUMERIC(18,8)`.
-    fn money(&self, name: &'static str) -> ColumnDef {
+    pub(crate) fn money(&self, name: &'static str) -> ColumnDef {
         ColumnDef::new(name).decimal_len(18, 8).to_owned()
     }
 
     /// `timestamptz NOT NULL DEFAULT now()`. On SQLite the default is an RFC 3339 UTC text,
     /// the format the entities read and write.
-    fn timestamp(&self, name: &'static str) -> ColumnDef {
+    pub(crate) fn timestamp(&self, name: &'static str) -> ColumnDef {
         let mut column = ColumnDef::new(name);
         column.timestamp_with_time_zone().not_null();
         if self.is_postgres() {
@@ -178,7 +178,7 @@ impl Schema {
 
     /// A column of one of the enum types: the native type on PostgreSQL, a CHECK-guarded text
     /// column on SQLite.
-    fn enumeration(
+    pub(crate) fn enumeration(
         &self,
         name: &'static str,
         type_name: &'static str,
@@ -205,7 +205,11 @@ impl Schema {
         column
     }
 
-    fn table(&self, name: &'static str, columns: Vec<ColumnDef>) -> TableCreateStatement {
+    pub(crate) fn table(
+        &self,
+        name: &'static str,
+        columns: Vec<ColumnDef>,
+    ) -> TableCreateStatement {
         let mut table = Table::create();
         table.table(name);
         for mut column in columns {

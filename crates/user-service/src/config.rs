@@ -32,6 +32,8 @@ pub mod vars {
         SHUTDOWN_TIMEOUT_MS,
         JWT_SECRET,
         JWT_EXPIRES_IN_SECONDS,
+        REFRESH_TOKEN_TTL_SECONDS,
+        REFRESH_REUSE_GRACE_SECONDS,
         AUTH_REGISTRATION,
         PASSWORD_HASH_CONCURRENCY,
         LOGIN_MAX_FAILURES,
@@ -91,7 +93,9 @@ pub struct AuthSettings {
     /// The HS256 key. `None` outside production when `JWT_SECRET` is unset: the service then
     /// makes a random one per process (tokens do not survive a restart) and warns.
     pub jwt_secret: Option<SecretString>,
+    /// How long an access token lives (`JWT_EXPIRES_IN_SECONDS`).
     pub token_lifetime: Duration,
+    pub sessions: SessionSettings,
     pub registration: Registration,
     /// How many argon2 computations may run at once (each takes 19 MiB and a core).
     pub hash_concurrency: usize,
@@ -99,6 +103,17 @@ pub struct AuthSettings {
     /// lower it in code.
     pub hash_cost: HashCost,
 }
+
+/// Refresh tokens: how long each lives from its issue, and how long after a rotation the token
+/// it replaced may still be presented without ending the session (two tabs refreshing at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionSettings {
+    pub refresh_lifetime: Duration,
+    pub reuse_grace: Duration,
+}
+
+/// The longest `*_SECONDS` setting: any positive value a `u32` holds (over a century).
+const MAX_SECONDS: u64 = u32::MAX as u64;
 
 /// The throttles' limits: failed logins per email and per address within `window`, and
 /// registrations per address within `registration_window`.
@@ -243,13 +258,7 @@ fn throttle_settings(env: &impl Env) -> Result<ThrottleSettings, ConfigError> {
             1,
             1_000_000,
         )?,
-        window: Duration::from_secs(parse_number(
-            env,
-            vars::LOGIN_WINDOW_SECONDS,
-            900,
-            1,
-            86_400,
-        )?),
+        window: seconds(env, vars::LOGIN_WINDOW_SECONDS, 900)?,
         registrations_per_address: parse_number(
             env,
             vars::REGISTRATION_MAX_PER_ADDRESS,
@@ -257,13 +266,7 @@ fn throttle_settings(env: &impl Env) -> Result<ThrottleSettings, ConfigError> {
             1,
             1_000_000,
         )?,
-        registration_window: Duration::from_secs(parse_number(
-            env,
-            vars::REGISTRATION_WINDOW_SECONDS,
-            3600,
-            1,
-            86_400,
-        )?),
+        registration_window: seconds(env, vars::REGISTRATION_WINDOW_SECONDS, 3600)?,
     })
 }
 
@@ -324,13 +327,17 @@ fn auth_settings(env: &impl Env, app_env: AppEnv) -> Result<AuthSettings, Config
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     Ok(AuthSettings {
         jwt_secret,
-        token_lifetime: Duration::from_secs(parse_number(
-            env,
-            vars::JWT_EXPIRES_IN_SECONDS,
-            3600,
-            60,
-            30 * 24 * 3600,
-        )?),
+        token_lifetime: seconds(env, vars::JWT_EXPIRES_IN_SECONDS, 900)?,
+        sessions: SessionSettings {
+            refresh_lifetime: seconds(env, vars::REFRESH_TOKEN_TTL_SECONDS, 30 * 86_400)?,
+            reuse_grace: Duration::from_secs(parse_number(
+                env,
+                vars::REFRESH_REUSE_GRACE_SECONDS,
+                10,
+                0,
+                MAX_SECONDS,
+            )?),
+        },
         registration,
         hash_concurrency: parse_number(env, vars::PASSWORD_HASH_CONCURRENCY, cores, 1, 1024)?,
         hash_cost: HashCost::Owasp,
@@ -355,6 +362,11 @@ fn trusted_proxies(env: &impl Env) -> Result<Vec<IpNet>, ConfigError> {
                 })
         })
         .collect()
+}
+
+/// A `*_SECONDS` setting: any positive number of seconds.
+fn seconds(env: &impl Env, name: &str, default: u64) -> Result<Duration, ConfigError> {
+    parse_number(env, name, default, 1, MAX_SECONDS).map(Duration::from_secs)
 }
 
 fn millis(env: &impl Env, name: &str, default: u64) -> Result<Duration, ConfigError> {
@@ -493,7 +505,9 @@ mod tests {
             ("HEALTH_DB_TIMEOUT_MS", "0"),
             ("DATABASE_URL", "mysql://x"),
             ("JWT_SECRET", "too-short"),
-            ("JWT_EXPIRES_IN_SECONDS", "10"),
+            ("JWT_EXPIRES_IN_SECONDS", "0"),
+            ("REFRESH_TOKEN_TTL_SECONDS", "-1"),
+            ("REFRESH_REUSE_GRACE_SECONDS", "x"),
             ("AUTH_REGISTRATION", "sometimes"),
             ("PASSWORD_HASH_CONCURRENCY", "0"),
             ("LOGIN_MAX_FAILURES", "0"),

@@ -22,7 +22,7 @@ use tower::{Service, ServiceBuilder};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::auth::{Auth, Passwords, Throttle, Tokens};
+use crate::auth::{Auth, Passwords, Sessions, Throttle, Tokens};
 use crate::config::{HttpSettings, Settings};
 use crate::database_health::{DatabaseHealth, spawn_probe};
 use crate::domain::Email;
@@ -143,6 +143,7 @@ impl Application {
             database_probe,
             auth: Auth {
                 tokens: Tokens::new(&settings.auth),
+                sessions: Sessions::new(settings.auth.sessions),
                 passwords,
                 throttle,
                 limits: settings.throttle,
@@ -155,6 +156,7 @@ impl Application {
             trusted_proxies: settings.http.trusted_proxies.clone(),
         });
         let redis_check = spawn_redis_check(state.clone(), settings.health.probe_interval);
+        let session_sweep = spawn_session_sweep(db.clone());
         let router = http::router(state.clone());
 
         let address = SocketAddr::new(settings.http.host, settings.http.port);
@@ -176,7 +178,7 @@ impl Application {
             max_connections,
             http: settings.http,
             db,
-            background: vec![probe, redis_check],
+            background: vec![probe, redis_check, session_sweep],
         })
     }
 
@@ -380,6 +382,29 @@ fn spawn_redis_check(state: AppState, interval: std::time::Duration) -> JoinHand
         loop {
             ticks.tick().await;
             state.auth.throttle.check_redis().await;
+        }
+    })
+}
+
+/// How often expired sessions are swept away.
+const SESSION_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes expired sessions every [`SESSION_SWEEP_INTERVAL`], in bounded batches (see
+/// `auth::sessions::sweep`); a failed sweep is logged and tried again next time.
+fn spawn_session_sweep(db: DatabaseConnection) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        // The first sweep one interval after start: starting takes the database's attention.
+        let mut ticks = tokio::time::interval_at(
+            Instant::now() + SESSION_SWEEP_INTERVAL,
+            SESSION_SWEEP_INTERVAL,
+        );
+        loop {
+            ticks.tick().await;
+            match crate::auth::sessions::sweep(&db).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "expired sessions swept"),
+                Err(error) => tracing::warn!(%error, "sweeping expired sessions failed"),
+            }
         }
     })
 }

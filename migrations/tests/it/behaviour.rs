@@ -28,7 +28,7 @@ struct World {
 async fn new_user(database: &TestDatabase, email: &str) -> user::Model {
     user::ActiveModel {
         name: Set("Someone".to_owned()),
-        email: Set(email.to_owned()),
+        email: Set(Some(email.to_owned())),
         ..user::ActiveModel::new()
     }
     .insert(&database.db)

@@ -4,7 +4,8 @@
 
 use sea_orm::{ConnectionTrait, EntityTrait, Schema};
 use shared::entities::{
-    agent, billing_log, conversation, message, notification, project, project_member, user,
+    agent, billing_log, conversation, message, notification, project, project_member, session,
+    user, user_identity,
 };
 use test_support::TestDatabase;
 use test_support::catalog::{self, Catalog};
@@ -125,6 +126,8 @@ async fn entities_and_migrated_schema_agree(migrated: TestDatabase) {
     create_from_entity(&from_entities, message::Entity).await;
     create_from_entity(&from_entities, billing_log::Entity).await;
     create_from_entity(&from_entities, notification::Entity).await;
+    create_from_entity(&from_entities, session::Entity).await;
+    create_from_entity(&from_entities, user_identity::Entity).await;
 
     // SQLite's declared types differ by construction (CHECK-guarded text for enums), so types
     // are compared on PostgreSQL, the production database.

@@ -8,7 +8,7 @@ use test_support::{TestDatabase, postgres_or_skip};
 use test_support::on_both_backends;
 
 on_both_backends!(
-    up_creates_the_eight_tables_and_nothing_else,
+    up_creates_the_ten_tables_and_nothing_else,
     every_foreign_key_has_the_original_delete_rule,
     every_index_has_its_name_columns_and_uniqueness,
     every_foreign_key_column_leads_an_index,
@@ -17,7 +17,8 @@ on_both_backends!(
     concurrent_ups_all_succeed_and_apply_the_migration_once,
 );
 
-const EIGHT_TABLES: [&str; 8] = [
+/// The foundation's eight tables and M2's two (sessions, identities).
+const TABLES: [&str; 10] = [
     "agents",
     "billing_logs",
     "conversations",
@@ -25,20 +26,22 @@ const EIGHT_TABLES: [&str; 8] = [
     "notifications",
     "project_members",
     "projects",
+    "sessions",
+    "user_identities",
     "users",
 ];
 
-async fn up_creates_the_eight_tables_and_nothing_else(database: TestDatabase) {
+async fn up_creates_the_ten_tables_and_nothing_else(database: TestDatabase) {
     let database = database.migrate().await;
     let catalog = catalog::read(&database.db).await;
-    let mut expected: Vec<&str> = EIGHT_TABLES.to_vec();
+    let mut expected: Vec<&str> = TABLES.to_vec();
     expected.push(MIGRATIONS_TABLE);
     expected.sort_unstable();
     assert_eq!(catalog.tables, expected);
 }
 
 /// (table, columns, referenced table, ON DELETE, constraint name on PostgreSQL)
-const FOREIGN_KEYS: [(&str, &str, &str, &str, &str); 8] = [
+const FOREIGN_KEYS: [(&str, &str, &str, &str, &str); 10] = [
     (
         "conversations",
         "project_id",
@@ -95,6 +98,20 @@ const FOREIGN_KEYS: [(&str, &str, &str, &str, &str); 8] = [
         "CASCADE",
         "FK_projects_owner",
     ),
+    (
+        "sessions",
+        "user_id",
+        "users",
+        "CASCADE",
+        "FK_sessions_user",
+    ),
+    (
+        "user_identities",
+        "user_id",
+        "users",
+        "CASCADE",
+        "FK_user_identities_user",
+    ),
 ];
 
 async fn every_foreign_key_has_the_original_delete_rule(database: TestDatabase) {
@@ -136,7 +153,7 @@ async fn every_foreign_key_has_the_original_delete_rule(database: TestDatabase) 
 
 /// (table, index name, columns, unique). Primary keys are checked apart: their index name is
 /// the constraint's on PostgreSQL and generated on SQLite.
-const INDEXES: [(&str, &str, &str, bool); 16] = [
+const INDEXES: [(&str, &str, &str, bool); 22] = [
     ("agents", "UQ_agents_name", "name", true),
     (
         "billing_logs",
@@ -190,6 +207,22 @@ const INDEXES: [(&str, &str, &str, bool); 16] = [
     ),
     ("projects", "IDX_projects_created", "created_at,id", false),
     ("projects", "IDX_projects_owner", "owner_id", false),
+    ("sessions", "IDX_sessions_expires", "expires_at", false),
+    ("sessions", "IDX_sessions_family", "family", false),
+    ("sessions", "IDX_sessions_user", "user_id,created_at", false),
+    ("sessions", "UQ_sessions_token_hash", "token_hash", true),
+    (
+        "user_identities",
+        "IDX_user_identities_user",
+        "user_id",
+        false,
+    ),
+    (
+        "user_identities",
+        "UQ_user_identities_provider_subject",
+        "provider,subject",
+        true,
+    ),
     ("users", "IDX_users_created", "created_at,id", false),
     ("users", "UQ_users_email", "email", true),
     ("users", "UQ_users_phone", "phone", true),
@@ -229,7 +262,7 @@ async fn every_index_has_its_name_columns_and_uniqueness(database: TestDatabase)
         .map(|index| (index.table.as_str(), index.columns.join(",")))
         .collect();
     primary.sort();
-    let expected: Vec<_> = EIGHT_TABLES
+    let expected: Vec<_> = TABLES
         .iter()
         .map(|table| (*table, "id".to_owned()))
         .collect();
@@ -402,9 +435,27 @@ async fn postgres_columns_have_the_original_types_nullability_and_defaults() {
         "projects|is_deleted|boolean|not null|false",
         "projects|created_at|timestamp with time zone|not null|now()",
         "projects|updated_at|timestamp with time zone|not null|now()",
+        "sessions|id|uuid|not null|gen_random_uuid()",
+        "sessions|user_id|uuid|not null|",
+        "sessions|family|uuid|not null|",
+        "sessions|token_hash|character varying(64)|not null|",
+        "sessions|created_at|timestamp with time zone|not null|now()",
+        "sessions|last_used_at|timestamp with time zone|null|",
+        "sessions|expires_at|timestamp with time zone|not null|",
+        "sessions|rotated_at|timestamp with time zone|null|",
+        "sessions|revoked_at|timestamp with time zone|null|",
+        "sessions|user_agent|character varying(500)|null|",
+        "sessions|ip_address|character varying(45)|null|",
+        "user_identities|id|uuid|not null|gen_random_uuid()",
+        "user_identities|user_id|uuid|not null|",
+        "user_identities|provider|character varying(20)|not null|",
+        "user_identities|subject|character varying(255)|not null|",
+        "user_identities|email|character varying(255)|null|",
+        "user_identities|created_at|timestamp with time zone|not null|now()",
+        "user_identities|last_used_at|timestamp with time zone|null|",
         "users|id|uuid|not null|gen_random_uuid()",
         "users|name|character varying(255)|not null|",
-        "users|email|character varying(255)|not null|",
+        "users|email|character varying(255)|null|",
         "users|phone|character varying(20)|null|",
         "users|password|character varying(255)|null|",
         "users|auth_provider|users_auth_provider_enum|not null|'email'::users_auth_provider_enum",
@@ -414,6 +465,8 @@ async fn postgres_columns_have_the_original_types_nullability_and_defaults() {
         "users|is_active|boolean|not null|true",
         "users|created_at|timestamp with time zone|not null|now()",
         "users|updated_at|timestamp with time zone|not null|now()",
+        "users|email_verified_at|timestamp with time zone|null|",
+        "users|phone_verified_at|timestamp with time zone|null|",
     ];
     assert_eq!(found, expected);
 }
@@ -450,7 +503,7 @@ async fn postgres_has_the_five_enum_types_with_the_original_labels() {
             ),
             (
                 "users_auth_provider_enum".to_owned(),
-                labels(&["email", "google", "facebook", "tiktok"])
+                labels(&["email", "google", "facebook", "tiktok", "phone"])
             ),
             ("users_role_enum".to_owned(), labels(&["admin", "user"])),
         ]
@@ -541,8 +594,9 @@ async fn sqlite_columns_match_postgres_and_enums_are_guarded_by_checks() {
             "agents: CHECK (\"type\" IN ('external', 'self-hosted'))",
             "notifications: CHECK (\"type\" IN ('new_message', 'project_invite', 'training_complete', 'agent_deployed', 'system'))",
             "project_members: CHECK (\"role\" IN ('owner', 'editor', 'viewer'))",
-            "users: CHECK (\"auth_provider\" IN ('email', 'google', 'facebook', 'tiktok'))",
+            "users: CHECK (\"auth_provider\" IN ('email', 'google', 'facebook', 'tiktok', 'phone'))",
             "users: CHECK (\"role\" IN ('admin', 'user'))",
+            "users: CHECK (email IS NOT NULL OR phone IS NOT NULL OR auth_provider IN ('google', 'facebook', 'tiktok'))",
         ]
     );
     let foreign_keys_enforced = database.count("PRAGMA foreign_keys").await;

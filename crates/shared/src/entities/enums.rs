@@ -61,6 +61,10 @@ pub enum AuthProvider {
     #[sea_orm(string_value = "tiktok")]
     #[serde(rename = "tiktok")]
     Tiktok,
+    /// Signed up with a one-time code sent to a phone (M2).
+    #[sea_orm(string_value = "phone")]
+    #[serde(rename = "phone")]
+    Phone,
 }
 
 /// `project_members.role`.

@@ -1,4 +1,4 @@
-//! The eight tables of the user-service foundation, in the SeaORM 2 dense entity format.
+//! The tables of the user service (the eight of the foundation, and M2's sessions and identities), in the SeaORM 2 dense entity format.
 //!
 //! The `migration` crate owns the schema; these entities describe it, and the drift test in
 //! `migrations/tests` fails when the two disagree.
@@ -11,7 +11,9 @@ pub mod message;
 pub mod notification;
 pub mod project;
 pub mod project_member;
+pub mod session;
 pub mod user;
+pub mod user_identity;
 
 pub use enums::{AgentType, AuthProvider, NotificationType, ProjectRole, UserRole};
 

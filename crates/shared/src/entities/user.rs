@@ -14,8 +14,9 @@ pub struct Model {
     pub id: Uuid,
     #[sea_orm(column_type = "String(StringLen::N(255))")]
     pub name: String,
+    /// `None` for accounts made by phone or by a provider that gave no verified email.
     #[sea_orm(column_type = "String(StringLen::N(255))", unique)]
-    pub email: String,
+    pub email: Option<String>,
     #[sea_orm(column_type = "String(StringLen::N(20))", unique)]
     pub phone: Option<String>,
     /// argon2id PHC string. Never serialised, so it cannot reach a response by accident.
@@ -30,6 +31,10 @@ pub struct Model {
     #[sea_orm(column_type = "String(StringLen::N(500))")]
     pub avatar_url: Option<String>,
     pub is_active: bool,
+    /// When the email was proven (an OAuth provider vouched for it); registration proves nothing.
+    pub email_verified_at: Option<DateTimeUtc>,
+    /// When the phone was proven by a one-time code.
+    pub phone_verified_at: Option<DateTimeUtc>,
     /// Indexed with `id` for the keyset pages of the admin lists.
     #[sea_orm(indexed)]
     pub created_at: DateTimeUtc,

@@ -1,19 +1,21 @@
-//! Signing in: the one room for credentials. Access tokens ([`tokens`]), password hashing
-//! ([`passwords`]) and the login throttle ([`throttle`]), and the sign-in flows built on them
-//! ([`Auth::register`], [`Auth::login`]). It knows no HTTP: it answers with the domain's
-//! `Error`, and the handlers in `http::auth` only parse and answer. Milestone M2's sessions,
-//! phone codes and OAuth providers go here as rooms of their own.
+//! Signing in: the one room for credentials. Access tokens ([`tokens`]), refresh tokens and their
+//! rotation ([`sessions`]), password hashing ([`passwords`]) and the throttle ([`throttle`]), and
+//! the sign-in flows built on them ([`Auth::register`], [`Auth::login`], [`Auth::refresh`]). It
+//! knows no HTTP: it answers with the domain's `Error`, and the handlers in `http::auth` only
+//! parse and answer. Milestone M2's phone codes and OAuth providers go here as rooms of their own.
 
 pub mod passwords;
+pub mod sessions;
 pub mod throttle;
 pub mod tokens;
 
 use std::net::IpAddr;
 
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use shared::entities::{UserRole, user};
 
 pub use passwords::Passwords;
+pub use sessions::{Client, Sessions};
 pub use throttle::Throttle;
 pub use tokens::Tokens;
 
@@ -33,6 +35,7 @@ const REGISTRATIONS: &str = "Too many registrations from this address, try again
 /// Everything sign-in needs, built once at start.
 pub struct Auth {
     pub tokens: Tokens,
+    pub sessions: Sessions,
     pub passwords: Passwords,
     pub throttle: Throttle,
     pub limits: ThrottleSettings,
@@ -50,11 +53,12 @@ pub struct Registering {
     pub phone: Option<Phone>,
 }
 
-/// A successful login: the user and his access token.
+/// A successful sign-in (or refresh): the user, an access token, and the session's refresh token.
 #[derive(Debug)]
 pub struct SignedIn {
     pub user: user::Model,
     pub access_token: String,
+    pub refresh_token: sessions::RefreshToken,
 }
 
 impl Auth {
@@ -102,16 +106,17 @@ impl Auth {
         .await
     }
 
-    /// Logs in with email and password, from `address`. A wrong password, an unknown email and
-    /// an inactive account get the same answer and take the same time; failures are throttled
-    /// per email and per address.
+    /// Logs in with email and password, from `client`, starting a session. A wrong password, an
+    /// unknown email and an inactive account get the same answer and take the same time;
+    /// failures are throttled per email and per address.
     pub async fn login(
         &self,
         db: &impl ConnectionTrait,
         email: &Email,
         password: GivenPassword,
-        address: IpAddr,
+        client: &Client,
     ) -> Result<SignedIn> {
+        let address = client.address;
         let budgets = [
             Budget {
                 key: format!("login:email:{}", email.as_str()),
@@ -130,8 +135,23 @@ impl Auth {
         let failed = matches!(outcome, Err(Error::Unauthenticated(_)));
         reservation.settle(failed).await;
         let user = outcome?;
-        let access_token = self.tokens.issue(user.id)?;
-        Ok(SignedIn { user, access_token })
+        let issued = self.sessions.start(db, user.id, client).await?;
+        self.signed_in(user, issued)
+    }
+
+    /// Spends `refresh_token` for a new access token and its successor (see [`sessions`]).
+    pub async fn refresh(&self, db: &DatabaseConnection, refresh_token: &str) -> Result<SignedIn> {
+        let (user, issued) = self.sessions.rotate(db, refresh_token).await?;
+        self.signed_in(user, issued)
+    }
+
+    fn signed_in(&self, user: user::Model, issued: sessions::Issued) -> Result<SignedIn> {
+        let access_token = self.tokens.issue(user.id, issued.session)?;
+        Ok(SignedIn {
+            user,
+            access_token,
+            refresh_token: issued.refresh_token,
+        })
     }
 
     /// A place in every budget, or `TooManyAttempts` saying what was too many.

@@ -1,5 +1,6 @@
-//! Access tokens: HS256 JWTs naming the user (`sub`), issued at login and checked on every
-//! signed-in request.
+//! Access tokens: HS256 JWTs naming the user (`sub`) and his session (`sid`), issued at every
+//! sign-in and refresh and checked on every signed-in request (the session's liveness is checked
+//! with the user, in the same statement: `domain::access`).
 
 use std::time::Duration;
 
@@ -20,9 +21,18 @@ pub struct Tokens {
     lifetime: Duration,
 }
 
+/// What a valid token says: whose it is, and of which session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub user: Uuid,
+    pub session: Uuid,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: Uuid,
+    /// The session, so that ending it stops its tokens at once.
+    sid: Uuid,
     iat: u64,
     exp: u64,
     /// Never issued here; a token that carries one is held to it.
@@ -59,11 +69,12 @@ impl Tokens {
         self.lifetime
     }
 
-    /// A signed token for `user_id`, valid for the configured lifetime.
-    pub fn issue(&self, user_id: Uuid) -> Result<String> {
+    /// A signed token for `user_id` in `session`, valid for the configured lifetime.
+    pub fn issue(&self, user_id: Uuid, session: Uuid) -> Result<String> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             sub: user_id,
+            sid: session,
             iat: now,
             exp: now + self.lifetime.as_secs(),
             nbf: None,
@@ -72,10 +83,10 @@ impl Tokens {
             .map_err(|error| Error::Internal(format!("cannot sign a token: {error}")))
     }
 
-    /// The user id of a valid token: signed with our key, HS256, not expired, not used before
+    /// The user and session of a valid token: signed with our key, HS256, not expired, not used before
     /// its `nbf` or its `iat`, living no longer than the configured lifetime, and with no
     /// critical header extension (`crit`: none is understood here, so RFC 7515 says refuse).
-    pub fn verify(&self, token: &str) -> Option<Uuid> {
+    pub fn verify(&self, token: &str) -> Option<Verified> {
         let data = match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
             Ok(data) => data,
             Err(error) => {
@@ -99,7 +110,10 @@ impl Tokens {
                 tracing::debug!(reason, "token refused");
                 None
             }
-            None => Some(claims.sub),
+            None => Some(Verified {
+                user: claims.sub,
+                session: claims.sid,
+            }),
         }
     }
 }

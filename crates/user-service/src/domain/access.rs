@@ -14,13 +14,13 @@ use sea_orm::sea_query::{
     Expr, ExprTrait, IntoCondition, IntoIden, Query, SelectStatement, SimpleExpr,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
-    QueryTrait, RelationTrait,
+    ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryResult, QueryTrait,
+    RelationTrait,
 };
 use shared::entities::{ProjectRole, UserRole, conversation, project, project_member, user};
 use uuid::Uuid;
 
-use super::{Error, Result, users};
+use super::{Error, Result, sessions};
 
 /// The one message of every 401 for a caller who is not (or no longer) an active user, or whose
 /// token failed a check: which check failed is not the caller's business.
@@ -29,46 +29,66 @@ pub const FORBIDDEN: &str = "Forbidden resource";
 pub const PROJECT_NOT_FOUND: &str = "Project not found";
 pub const CONVERSATION_NOT_FOUND: &str = "Conversation not found";
 
-/// A caller whose token is valid, not yet looked up. The endpoints that act on one project or
-/// conversation, and the project and conversation lists, take this instead of [`CurrentUser`]:
-/// the query that reads the rows checks that he is still an active user (and reads his role),
-/// so such a request costs one statement instead of two. Its id is only for those queries, never
-/// to act on.
+/// A caller whose token is valid, not yet looked up: the user and the session it names. The
+/// endpoints that act on one project or conversation, and the project and conversation lists,
+/// take this instead of [`CurrentUser`]: the query that reads the rows checks that he is still an
+/// active user in a live session (and reads his role), so such a request costs one statement
+/// instead of two. Its ids are only for those queries, never to act on.
 #[derive(Debug, Clone, Copy)]
-pub struct Caller(Uuid);
+pub struct Caller {
+    user: Uuid,
+    session: Uuid,
+}
 
 impl Caller {
     /// The caller a verified token names.
-    pub fn claimed(id: Uuid) -> Self {
-        Self(id)
+    pub fn claimed(user: Uuid, session: Uuid) -> Self {
+        Self { user, session }
     }
 
     /// The id the token names, not yet known to be an active user: for queries that check it.
     pub fn claimed_id(self) -> Uuid {
-        self.0
+        self.user
     }
 
-    /// The caller as an active user, or `Unauthenticated`.
+    /// The condition on `users` that makes a row this caller: his id, active, his session live.
+    fn signed_in(self) -> SimpleExpr {
+        Expr::col((user::Entity, user::Column::Id))
+            .eq(self.user)
+            .and(Expr::col((user::Entity, user::Column::IsActive)).eq(true))
+            .and(sessions::is_live(self.session, shared::entities::now()))
+    }
+
+    /// The caller as an active user in a live session, or `Unauthenticated`: one statement.
     pub async fn look_up(self, db: &impl ConnectionTrait) -> Result<CurrentUser> {
-        users::find_active(db, self.0)
+        user::Entity::find()
+            .filter(self.signed_in())
+            .one(db)
             .await?
-            .map(CurrentUser)
+            .map(|user| CurrentUser {
+                user,
+                session: self.session,
+            })
             .ok_or(Error::Unauthenticated(UNAUTHORIZED))
     }
 }
 
-/// The signed-in caller, looked up on every request: a deleted or deactivated user's token stops
-/// working at once.
+/// The signed-in caller, looked up on every request with his session: a deleted or deactivated
+/// user's token, and the token of a session that ended, stop working at once.
 #[derive(Debug, Clone)]
-pub struct CurrentUser(pub user::Model);
+pub struct CurrentUser {
+    pub user: user::Model,
+    /// The session his token belongs to.
+    pub session: Uuid,
+}
 
 impl CurrentUser {
     pub fn id(&self) -> Uuid {
-        self.0.id
+        self.user.id
     }
 
     pub fn is_admin(&self) -> bool {
-        self.0.role == UserRole::Admin
+        self.user.role == UserRole::Admin
     }
 }
 
@@ -142,15 +162,15 @@ pub fn membership_of(caller: Uuid) -> sea_orm::RelationDef {
         })
 }
 
-/// True only while `caller` is an active user: a list filtered on it was read for an active caller
-/// in the same statement. An empty page may still mean he is not one: see [`confirm_empty`].
+/// True only while `caller` is an active user in a live session: a list filtered on it was read
+/// for a signed-in caller in the same statement. An empty page may still mean he is not one: see
+/// [`confirm_empty`].
 pub fn while_active(caller: Caller) -> SimpleExpr {
     Expr::exists(
         Query::select()
             .expr(Expr::cust("1"))
             .from(user::Entity)
-            .and_where(Expr::col((user::Entity, user::Column::Id)).eq(caller.claimed_id()))
-            .and_where(Expr::col((user::Entity, user::Column::IsActive)).eq(true))
+            .and_where(caller.signed_in())
             .to_owned(),
     )
 }
@@ -216,8 +236,8 @@ where
     T: FromQueryResult,
     E: EntityTrait,
 {
-    let mut query = user::Entity::find_by_id(caller.claimed_id())
-        .filter(user::Column::IsActive.eq(true))
+    let mut query = user::Entity::find()
+        .filter(caller.signed_in())
         .select_also(row);
     let statement = QueryTrait::query(&mut query);
     join(statement);
@@ -240,7 +260,13 @@ where
         .one(db)
         .await?
         .ok_or(Error::Unauthenticated(UNAUTHORIZED))?;
-    Ok((CurrentUser(user), found))
+    Ok((
+        CurrentUser {
+            user,
+            session: caller.session,
+        },
+        found,
+    ))
 }
 
 /// The live (not deleted) project `id` as the caller sees it, with the caller (checked to be an

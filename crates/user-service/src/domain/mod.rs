@@ -5,7 +5,8 @@
 //! - [`access`]: who the caller is ([`Caller`], [`CurrentUser`]) and who may do what;
 //! - [`values`]: the values a request carries, valid by construction ([`Email`], [`Name`], …);
 //! - [`paging`]: keyset pages, the one way every list pages;
-//! - [`users`], [`projects`], [`conversations`], [`agents`]: each resource's queries and rules.
+//! - [`users`], [`projects`], [`conversations`], [`agents`]: each resource's queries and rules;
+//! - [`sessions`]: which sessions are live, listing and ending them.
 
 pub mod access;
 pub mod agents;
@@ -13,6 +14,7 @@ pub mod conversations;
 mod error;
 pub mod paging;
 pub mod projects;
+pub mod sessions;
 pub mod users;
 pub mod values;
 

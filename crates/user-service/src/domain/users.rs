@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::access::{self, CurrentUser, FORBIDDEN};
 use super::paging::{Page, PageRequest};
+use super::sessions;
 use super::values::{AvatarUrl, Email, GivenPassword, Name, Password, Phone, SearchText};
 use super::{Error, Result, begin_write, locks_rows};
 
@@ -68,7 +69,7 @@ pub struct NewUser {
 pub async fn create(db: &impl ConnectionTrait, new: NewUser) -> Result<Model> {
     let user = ActiveModel {
         name: Set(new.name.into_string()),
-        email: Set(new.email.into_string()),
+        email: Set(Some(new.email.into_string())),
         phone: Set(new.phone.map(Phone::into_string)),
         password: Set(new.password),
         auth_provider: Set(AuthProvider::Email),
@@ -212,14 +213,25 @@ pub async fn change(
                 let current = change
                     .current_password
                     .ok_or_else(|| Error::invalid("current_password should not be empty"))?;
-                if !passwords.verify(current, caller.0.password.clone()).await? {
+                if !passwords
+                    .verify(current, caller.user.password.clone())
+                    .await?
+                {
                     return Err(Error::Forbidden("current_password is wrong"));
                 }
             }
             Some(passwords.hash(new_password).await?)
         }
     };
+    // A new password ends the user's other sessions (all of them when an admin sets it);
+    // deactivation ends all.
+    let end_sessions = if is_active == Some(false) {
+        Some(None)
+    } else {
+        password.as_ref().map(|_| is_self.then_some(caller.session))
+    };
     let changes = UserChanges {
+        end_sessions,
         name: change.name.map(Name::into_string),
         email: email.map(Email::into_string),
         phone: change.phone.map(|phone| phone.map(Phone::into_string)),
@@ -250,6 +262,8 @@ pub async fn remove(db: &DatabaseConnection, caller: &CurrentUser, id: Uuid) -> 
 /// What a change sets; `None` leaves a field as it is (`Some(None)` clears a nullable one).
 #[derive(Debug, Default)]
 struct UserChanges {
+    /// `Some(keep)`: end every session of the user but `keep`.
+    end_sessions: Option<Option<Uuid>>,
     name: Option<String>,
     email: Option<String>,
     phone: Option<Option<String>>,
@@ -293,7 +307,7 @@ async fn update(
         user.name = Set(name);
     }
     if let Some(email) = changes.email {
-        user.email = Set(email);
+        user.email = Set(Some(email));
     }
     if let Some(phone) = changes.phone {
         user.phone = Set(phone);
@@ -311,6 +325,9 @@ async fn update(
         user.avatar_url = Set(avatar_url);
     }
     let updated = user.update(&txn).await?;
+    if let Some(keep) = changes.end_sessions {
+        sessions::end_all(&txn, id, keep).await?;
+    }
     if guarded
         && was_active_admin
         && !is_active_admin(&updated)

@@ -1,4 +1,5 @@
-//! `/auth`: register, log in, and who am I.
+//! `/auth`: register, log in, refresh, log out, and who am I. (The caller's sessions are
+//! `http::sessions`.)
 
 use axum::Json;
 use axum::extract::State;
@@ -9,17 +10,20 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ErrorBody, Result};
-use super::extract::{ClientAddress, ValidJson};
+use super::extract::{ClientAddress, SigningIn, ValidJson};
 use super::users::UserResponse;
-use crate::auth::Registering;
-use crate::domain::CurrentUser;
+use crate::auth::{Registering, SignedIn};
 use crate::domain::values::{Email, GivenPassword, Name, Password, Phone};
+use crate::domain::{CurrentUser, sessions};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(logout_all))
         .routes(routes!(me))
 }
 
@@ -65,46 +69,100 @@ pub struct LoginRequest {
     password: GivenPassword,
 }
 
+/// A signed-in session: what every sign-in and every refresh answers.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LoginResponse {
+pub struct SessionBody {
+    /// The access token (an HS256 JWT with `sub`, `sid`, `iat`, `exp`).
     access_token: String,
     #[schema(example = "Bearer")]
     token_type: &'static str,
-    /// Seconds until the token expires.
-    #[schema(example = 3600)]
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
     expires_in: u64,
+    /// Opaque; spend it at `POST /auth/refresh` for a new session body. Shown once.
+    refresh_token: String,
+    /// Seconds until the refresh token expires.
+    #[schema(example = 2_592_000)]
+    refresh_expires_in: u64,
     user: UserResponse,
 }
 
-/// Log in with email and password. A wrong password, an unknown email and an inactive account
-/// get the same 401 and take the same time.
+impl SessionBody {
+    fn new(state: &AppState, signed_in: SignedIn) -> Self {
+        Self {
+            access_token: signed_in.access_token,
+            token_type: "Bearer",
+            expires_in: state.auth.tokens.lifetime().as_secs(),
+            refresh_token: signed_in.refresh_token.into_string(),
+            refresh_expires_in: state.auth.sessions.refresh_lifetime().as_secs(),
+            user: signed_in.user.into(),
+        }
+    }
+}
+
+/// Log in with email and password, starting a session. A wrong password, an unknown email and
+/// an inactive account get the same 401 and take the same time.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, body = LoginResponse),
+        (status = 200, body = SessionBody),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 429, description = "Too many failed logins; see Retry-After", body = ErrorBody),
     ))]
 async fn login(
     State(state): State<AppState>,
-    ClientAddress(address): ClientAddress,
+    SigningIn(client): SigningIn,
     ValidJson(body): ValidJson<LoginRequest>,
-) -> Result<Json<LoginResponse>> {
+) -> Result<Json<SessionBody>> {
     let signed_in = state
         .auth
-        .login(&state.db, &body.email, body.password, address)
+        .login(&state.db, &body.email, body.password, &client)
         .await?;
-    Ok(Json(LoginResponse {
-        access_token: signed_in.access_token,
-        token_type: "Bearer",
-        expires_in: state.auth.tokens.lifetime().as_secs(),
-        user: signed_in.user.into(),
-    }))
+    Ok(Json(SessionBody::new(&state, signed_in)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// Spend a refresh token for a new session body (the token is rotated: the one sent is spent).
+/// Sending a spent one again ends its session, unless it is the one spent last and comes within
+/// `REFRESH_REUSE_GRACE_SECONDS` of that refresh (two tabs refreshing at once).
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, body = SessionBody),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "Unknown, malformed, expired, spent or ended", body = ErrorBody),
+    ))]
+async fn refresh(
+    State(state): State<AppState>,
+    ValidJson(body): ValidJson<RefreshRequest>,
+) -> Result<Json<SessionBody>> {
+    let signed_in = state.auth.refresh(&state.db, &body.refresh_token).await?;
+    Ok(Json(SessionBody::new(&state, signed_in)))
+}
+
+/// End the caller's session: its access and refresh tokens stop working at once.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "The session ended"), (status = 401, body = ErrorBody)))]
+async fn logout(State(state): State<AppState>, caller: CurrentUser) -> Result<StatusCode> {
+    sessions::end_one(&state.db, &caller, caller.session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End every session of the caller, this one included.
+#[utoipa::path(post, path = "/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "Every session ended"), (status = 401, body = ErrorBody)))]
+async fn logout_all(State(state): State<AppState>, caller: CurrentUser) -> Result<StatusCode> {
+    sessions::end_all(&state.db, caller.id(), None).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The signed-in user.
 #[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = UserResponse), (status = 401, body = ErrorBody)))]
 async fn me(caller: CurrentUser) -> Json<UserResponse> {
-    Json(caller.0.into())
+    Json(caller.user.into())
 }

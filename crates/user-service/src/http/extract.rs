@@ -156,7 +156,7 @@ impl FromRequestParts<AppState> for Caller {
             .auth
             .tokens
             .verify(token)
-            .map(Caller::claimed)
+            .map(|verified| Caller::claimed(verified.user, verified.session))
             .ok_or(ApiError::Unauthorized(UNAUTHORIZED))
     }
 }
@@ -189,6 +189,27 @@ impl FromRequestParts<AppState> for ClientAddress {
             parts.headers.get_all("x-forwarded-for"),
             &state.trusted_proxies,
         )))
+    }
+}
+
+/// Who is signing in, for the session it starts: the client's address (as [`ClientAddress`])
+/// and its `User-Agent`.
+pub struct SigningIn(pub crate::auth::Client);
+
+impl FromRequestParts<AppState> for SigningIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ClientAddress(address) = ClientAddress::from_request_parts(parts, state).await?;
+        let user_agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        Ok(Self(crate::auth::Client {
+            address,
+            user_agent,
+        }))
     }
 }
 

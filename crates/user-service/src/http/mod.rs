@@ -1,4 +1,4 @@
-//! Everything that speaks HTTP. One module per resource (`auth`, `users`, `projects`,
+//! Everything that speaks HTTP. One module per resource (`auth`, `sessions`, `users`, `projects`,
 //! `conversations`, `agents`, `health`), each with its thin handlers (parse, one call into
 //! `domain` or `auth`, answer) and its request and response types; beside them what they share:
 //! the extractors ([`extract`]), the error type and envelope ([`error`]), the validation messages
@@ -21,6 +21,7 @@ pub mod pagination;
 mod projects;
 pub mod request_trace;
 pub mod serve;
+mod sessions;
 mod users;
 pub mod validation;
 
@@ -42,6 +43,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(auth::router())
+        .merge(sessions::router())
         .merge(users::router())
         .merge(projects::router())
         .merge(conversations::router())
@@ -88,6 +90,22 @@ pub(crate) mod timestamp {
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&value.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    /// The same for an optional timestamp (`null` when absent).
+    pub mod optional {
+        use chrono::{DateTime, Utc};
+        use serde::Serializer;
+
+        pub fn serialize<S: Serializer>(
+            value: &Option<DateTime<Utc>>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(value) => super::serialize(value, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
     }
 }
 

@@ -189,7 +189,7 @@ async fn delete_project(
 pub struct MemberUser {
     id: Uuid,
     name: String,
-    email: String,
+    email: Option<String>,
     avatar_url: Option<String>,
 }
 

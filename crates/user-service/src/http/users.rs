@@ -35,8 +35,9 @@ pub struct UserResponse {
     pub id: Uuid,
     #[schema(example = "Admin User")]
     pub name: String,
+    /// `null` for an account made by phone or by a provider that gave no verified email.
     #[schema(example = "admin@chatai.com")]
-    pub email: String,
+    pub email: Option<String>,
     pub phone: Option<String>,
     pub auth_provider: AuthProvider,
     pub role: UserRole,

@@ -25,7 +25,7 @@ on_both_backends!(
     register_refuses_a_body_that_is_not_json_with_415,
     register_refuses_a_json_body_that_is_not_an_object_with_400,
     register_answers_403_when_registration_is_closed,
-    login_answers_200_with_a_bearer_token_its_lifetime_and_the_user,
+    login_answers_200_with_a_session_its_lifetimes_and_the_user,
     login_ignores_the_case_and_surrounding_spaces_of_the_email,
     login_validates_its_body_like_register,
     wrong_password_unknown_email_inactive_and_passwordless_accounts_get_the_same_401,
@@ -188,6 +188,11 @@ fn assert_unauthorized(status: u16, headers: &HeaderMap, body: &Value, message: 
 
 async fn login(app: &TestApp, body: Value) -> (u16, Value) {
     app.call("POST", "/auth/login", None, Some(body)).await
+}
+
+/// The claims of a JWT (unverified).
+fn claims_of(token: &str) -> Value {
+    decode_part(token.split('.').nth(1).unwrap_or(""))
 }
 
 fn decode_part(part: &str) -> Value {
@@ -406,7 +411,7 @@ async fn register_answers_403_when_registration_is_closed(database: TestDatabase
     assert_eq!(users_in(&database).await, 0);
 }
 
-async fn login_answers_200_with_a_bearer_token_its_lifetime_and_the_user(database: TestDatabase) {
+async fn login_answers_200_with_a_session_its_lifetimes_and_the_user(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[]).await;
     let (status, registered) = register(&app, registration("jane@example.com")).await;
     assert_eq!(status, 201, "{registered}");
@@ -423,11 +428,19 @@ async fn login_answers_200_with_a_bearer_token_its_lifetime_and_the_user(databas
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["access_token", "expires_in", "token_type", "user"],
+        [
+            "access_token",
+            "expires_in",
+            "refresh_expires_in",
+            "refresh_token",
+            "token_type",
+            "user"
+        ],
         "{body}"
     );
     assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["expires_in"], 900);
+    assert_eq!(body["refresh_expires_in"], 2_592_000);
     assert_user_representation(&body["user"]);
     assert_eq!(body["user"], registered);
     let token = body["access_token"].as_str().unwrap_or("");
@@ -439,9 +452,11 @@ async fn login_answers_200_with_a_bearer_token_its_lifetime_and_the_user(databas
     let (iat, exp) = (claims["iat"].as_u64(), claims["exp"].as_u64());
     assert_eq!(
         exp.zip(iat).map(|(exp, iat)| exp - iat),
-        Some(3600),
+        Some(900),
         "{claims}"
     );
+    let sid = claims["sid"].as_str().unwrap_or("");
+    uuid::Uuid::parse_str(sid).unwrap_or_else(|error| panic!("sid is a UUID ({error}): {claims}"));
     let (status, me) = app.call("GET", "/auth/me", Some(token), None).await;
     assert_eq!((status, &me), (200, &registered));
 }
@@ -511,8 +526,12 @@ async fn me_answers_the_caller(database: TestDatabase) {
 async fn me_refuses_every_bad_token_with_the_same_401(database: TestDatabase) {
     let app = TestApp::spawn(&database, &[("JWT_SECRET", SECRET)]).await;
     let user = app.user(UserRole::User).await;
-    let (sub, now) = (user.id().to_string(), now());
-    let claims = json!({"sub": sub, "iat": now, "exp": now + 600});
+    let (sub, sid, now) = (
+        user.id().to_string(),
+        claims_of(&user.token)["sid"].clone(),
+        now(),
+    );
+    let claims = json!({"sub": sub, "sid": sid, "iat": now, "exp": now + 600});
     let crafted = bearer_signed(Algorithm::HS256, SECRET, claims.clone());
     let (status, _, body) = me_with(&app, Some(&crafted)).await;
     assert_eq!(
@@ -545,16 +564,24 @@ async fn me_refuses_every_bad_token_with_the_same_401(database: TestDatabase) {
         ),
         (
             "expired",
-            hs256(json!({"sub": sub, "iat": now - 120, "exp": now - 60})),
+            hs256(json!({"sub": sub, "sid": sid, "iat": now - 120, "exp": now - 60})),
         ),
-        ("no exp", hs256(json!({"sub": sub, "iat": now}))),
+        ("no exp", hs256(json!({"sub": sub, "sid": sid, "iat": now}))),
         (
             "sub not a UUID",
-            hs256(json!({"sub": "admin", "iat": now, "exp": now + 600})),
+            hs256(json!({"sub": "admin", "sid": sid, "iat": now, "exp": now + 600})),
         ),
         (
             "sub of no user",
-            hs256(json!({"sub": uuid::Uuid::new_v4(), "iat": now, "exp": now + 600})),
+            hs256(json!({"sub": uuid::Uuid::new_v4(), "sid": sid, "iat": now, "exp": now + 600})),
+        ),
+        (
+            "no sid",
+            hs256(json!({"sub": sub, "iat": now, "exp": now + 600})),
+        ),
+        (
+            "sid of no session",
+            hs256(json!({"sub": sub, "sid": uuid::Uuid::new_v4(), "iat": now, "exp": now + 600})),
         ),
     ];
     for (case, authorization) in cases {
@@ -572,8 +599,12 @@ async fn tokens_from_the_future_living_too_long_or_with_a_crit_header_get_401(
     )
     .await;
     let user = app.user(UserRole::User).await;
-    let (sub, now) = (user.id().to_string(), now());
-    let fine = json!({"sub": sub, "iat": now, "exp": now + 900});
+    let (sub, sid, now) = (
+        user.id().to_string(),
+        claims_of(&user.token)["sid"].clone(),
+        now(),
+    );
+    let fine = json!({"sub": sub, "sid": sid, "iat": now, "exp": now + 900});
     let (status, _, body) =
         me_with(&app, Some(&bearer_signed(Algorithm::HS256, SECRET, fine))).await;
     assert_eq!(status, 200, "a token within every rule works: {body}");
@@ -582,7 +613,7 @@ async fn tokens_from_the_future_living_too_long_or_with_a_crit_header_get_401(
     critical.crit = Some(vec!["exp".to_owned()]);
     let with_crit = jsonwebtoken::encode(
         &critical,
-        &json!({"sub": sub, "iat": now, "exp": now + 600}),
+        &json!({"sub": sub, "sid": sid, "iat": now, "exp": now + 600}),
         &key,
     )
     .unwrap_or_else(|error| panic!("sign: {error}"));
@@ -592,7 +623,7 @@ async fn tokens_from_the_future_living_too_long_or_with_a_crit_header_get_401(
             bearer_signed(
                 Algorithm::HS256,
                 SECRET,
-                json!({"sub": sub, "iat": now, "nbf": now + 300, "exp": now + 600}),
+                json!({"sub": sub, "sid": sid, "iat": now, "nbf": now + 300, "exp": now + 600}),
             ),
         ),
         (
@@ -600,7 +631,7 @@ async fn tokens_from_the_future_living_too_long_or_with_a_crit_header_get_401(
             bearer_signed(
                 Algorithm::HS256,
                 SECRET,
-                json!({"sub": sub, "iat": now + 300, "exp": now + 600}),
+                json!({"sub": sub, "sid": sid, "iat": now + 300, "exp": now + 600}),
             ),
         ),
         (
@@ -608,7 +639,7 @@ async fn tokens_from_the_future_living_too_long_or_with_a_crit_header_get_401(
             bearer_signed(
                 Algorithm::HS256,
                 SECRET,
-                json!({"sub": sub, "iat": now, "exp": now + 901}),
+                json!({"sub": sub, "sid": sid, "iat": now, "exp": now + 901}),
             ),
         ),
         ("an unknown crit header", format!("Bearer {with_crit}")),

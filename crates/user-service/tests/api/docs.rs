@@ -8,13 +8,15 @@ use crate::helpers::{TestApp, json_of};
 
 /// Every operation of the API: what clients are written against (API.md), frozen here so a
 /// route cannot appear or vanish without this list (and the document) changing.
-const OPERATIONS: [(&str, &str); 30] = [
+const OPERATIONS: [(&str, &str); 35] = [
+    ("DELETE", "/auth/sessions/{id}"),
     ("DELETE", "/conversations/{id}"),
     ("DELETE", "/projects/{id}"),
     ("DELETE", "/projects/{id}/members/{user_id}"),
     ("DELETE", "/users/{id}"),
     ("GET", "/agents"),
     ("GET", "/auth/me"),
+    ("GET", "/auth/sessions"),
     ("GET", "/conversations"),
     ("GET", "/conversations/{id}"),
     ("GET", "/conversations/{id}/messages"),
@@ -30,6 +32,9 @@ const OPERATIONS: [(&str, &str); 30] = [
     ("PATCH", "/projects/{id}/members/{user_id}"),
     ("PATCH", "/users/{id}"),
     ("POST", "/auth/login"),
+    ("POST", "/auth/logout"),
+    ("POST", "/auth/logout-all"),
+    ("POST", "/auth/refresh"),
     ("POST", "/auth/register"),
     ("POST", "/conversations"),
     ("POST", "/conversations/{id}/messages"),

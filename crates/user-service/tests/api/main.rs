@@ -17,5 +17,6 @@ mod projects;
 mod proxy;
 mod replicas;
 mod repository;
+mod sessions;
 mod throttle;
 mod users;

@@ -273,7 +273,7 @@ async fn user_sending_role_is_active_or_email_gets_403_even_for_himself(database
     assert_eq!((row.role, row.is_active), (UserRole::User, true));
     assert_eq!(
         (row.email, row.name),
-        (me.email.clone(), me.model.name.clone())
+        (Some(me.email.clone()), me.model.name.clone())
     );
 }
 
