@@ -23,6 +23,7 @@
 
 use sea_orm_migration::prelude::extension::postgres::Type;
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::prelude::Uuid;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::helpers::{foreign_key, index};
@@ -247,7 +248,7 @@ async fn refuse_rows_the_old_shape_cannot_hold(manager: &SchemaManager<'_>) -> R
     let rows = db
         .query_all_raw(Statement::from_string(
             manager.get_database_backend(),
-            "SELECT CAST(id AS TEXT) AS id FROM users \
+            "SELECT id FROM users \
              WHERE email IS NULL OR CAST(auth_provider AS TEXT) = 'phone' ORDER BY id LIMIT 10",
         ))
         .await?;
@@ -256,7 +257,7 @@ async fn refuse_rows_the_old_shape_cannot_hold(manager: &SchemaManager<'_>) -> R
     }
     let ids = rows
         .iter()
-        .map(|row| row.try_get::<String>("", "id"))
+        .map(|row| row.try_get::<Uuid>("", "id").map(|id| id.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
     Err(DbErr::Migration(format!(
         "cannot revert: users without an email or signed up by phone exist, which the older schema cannot hold (first {}: {}); give them an email and another provider, or delete them, then revert again",

@@ -9,4 +9,5 @@ mod emails;
 mod lock;
 mod quoted_messages;
 mod schema;
+mod sessions;
 mod tls;
