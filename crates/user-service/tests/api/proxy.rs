@@ -119,8 +119,11 @@ async fn handle(
                 return;
             };
             let changed = tokio::select! {
-                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => return,
+                // The mode first: a test changes it before it sends the request whose bytes it
+                // means to catch, and an unbiased select could forward them before it looked.
+                biased;
                 changed = mode.wait_for(|mode| *mode != Mode::Forward) => changed.map(|now| *now),
+                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => return,
             };
             if matches!(changed, Ok(Mode::Stall)) {
                 // Both sockets stay open and silent until the mode changes again.
