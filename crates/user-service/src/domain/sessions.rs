@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 use shared::entities::session::{self, Column, Entity as Sessions};
 use shared::entities::user;
 use uuid::Uuid;
@@ -68,7 +68,8 @@ pub async fn end_one(db: &impl ConnectionTrait, caller: &CurrentUser, family: Uu
     Ok(())
 }
 
-/// Ends `user_id`'s session `family`; `false` when he has no such session, or it had ended.
+/// Ends `user_id`'s session `family`; `false` when he has no such live session (none, or it
+/// had ended or expired).
 pub async fn end(db: &impl ConnectionTrait, user_id: Uuid, family: Uuid) -> Result<bool> {
     Ok(revoke(db, user_id, Some(family), None).await? > 0)
 }
@@ -79,8 +80,8 @@ pub async fn end_all(db: &impl ConnectionTrait, user_id: Uuid, keep: Option<Uuid
     Ok(())
 }
 
-/// Marks the unrevoked rows of `user_id`'s sessions (of `family` only, when given; all but
-/// `keep`, when given) revoked, rotated rows included, so an old token of an ended session is
+/// Marks the unrevoked rows of `user_id`'s sessions (of live session `family` only, when given;
+/// all but `keep`, when given) revoked, rotated rows included, so an old token of an ended session is
 /// refused as ended; answers how many rows it marked.
 async fn revoke(
     db: &impl ConnectionTrait,
@@ -93,7 +94,15 @@ async fn revoke(
         .filter(Column::UserId.eq(user_id))
         .filter(Column::RevokedAt.is_null());
     if let Some(family) = family {
-        update = update.filter(Column::Family.eq(family));
+        // Only a live one: ending an expired session is ending nothing.
+        let live = live_of(user_id, shared::entities::now())
+            .filter(Column::Family.eq(family))
+            .select_only()
+            .column(Column::Family)
+            .into_query();
+        update = update
+            .filter(Column::Family.eq(family))
+            .filter(Column::Family.in_subquery(live));
     }
     if let Some(keep) = keep {
         update = update.filter(Column::Family.ne(keep));

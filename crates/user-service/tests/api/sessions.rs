@@ -25,6 +25,7 @@ on_both_backends!(
     logout_ends_the_callers_session_at_once_and_no_other,
     logout_all_ends_every_session_of_the_caller_and_no_one_elses,
     deleting_a_session_ends_it_and_another_users_session_answers_404,
+    deleting_an_expired_session_answers_404,
     changing_ones_own_password_ends_every_other_session_but_this_one,
     a_password_set_by_an_admin_ends_every_session_of_that_user,
     deactivation_ends_every_session_and_reactivation_revives_none,
@@ -397,6 +398,17 @@ async fn deleting_a_session_ends_it_and_another_users_session_answers_404(databa
         listed.iter().all(|s| s["id"] != phone.id()),
         "an ended session is not listed: {listed:?}"
     );
+}
+
+async fn deleting_an_expired_session_answers_404(database: TestDatabase) {
+    let app = TestApp::spawn(&database, &[("REFRESH_TOKEN_TTL_SECONDS", "1")]).await;
+    let user = app.user(UserRole::User).await;
+    let old = sign_in(&app, &user, "old").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let fresh = sign_in(&app, &user, "fresh").await;
+    let path = format!("/auth/sessions/{}", old.id());
+    let answer = app.call("DELETE", &path, Some(&fresh.access), None).await;
+    assert_eq!(answer, error(404, "Session not found"));
 }
 
 async fn changing_ones_own_password_ends_every_other_session_but_this_one(database: TestDatabase) {
