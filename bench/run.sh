@@ -55,8 +55,30 @@ pg_log=${BENCH_PG_LOG:-$(ls -t /var/log/postgresql/postgresql-*-main.log 2>/dev/
 redis_url=${BENCH_REDIS_URL:-redis://127.0.0.1:6379}
 redis-cli -u "$redis_url" ping >/dev/null 2>&1 || { say "Redis at $redis_url does not answer"; exit 1; }
 
+# Statements per request are counted by pg_stat_statements, which must be preloaded: if it is not,
+# it is added to shared_preload_libraries and PostgreSQL restarted (said on the console).
+preloaded=$(psql "$server/postgres" -qAt -c 'SHOW shared_preload_libraries')
+if [[ "$preloaded" != *pg_stat_statements* ]]; then
+  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1 || true)
+  [ -n "$version" ] || { say "pg_stat_statements is not preloaded and PostgreSQL cannot be restarted here"; exit 1; }
+  say "adding pg_stat_statements to shared_preload_libraries and restarting PostgreSQL $version"
+  psql "$server/postgres" -qAt -c "ALTER SYSTEM SET shared_preload_libraries = '${preloaded:+$preloaded,}pg_stat_statements'" >/dev/null
+  pg_ctlcluster --skip-systemctl-redirect "$version" main restart
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+psql "$server/postgres" -qAt -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+
 # --- build --------------------------------------------------------------------------------------
-say "building release binaries"
+# The service as it was before sessions (BENCH_BEFORE_REV), for /auth/me before and after the
+# session check in one run: built from a worktree into the same target directory (the
+# dependencies are shared), and kept aside before the current build replaces the binary.
+before_rev=${BENCH_BEFORE_REV:-616ce6a}
+say "building $before_rev (before sessions) and the release binaries"
+before_tree=$(mktemp -d)
+git worktree add -q --detach "$before_tree" "$before_rev"
+(cd "$before_tree" && CARGO_TARGET_DIR="$OLDPWD/target" cargo build --release --locked -q -p user-service)
+cp target/release/user-service "$out/user-service-before"
+git worktree remove --force "$before_tree"
 cargo build --release --locked -q -p user-service -p migration -p seeds -p bench
 bin=target/release
 
@@ -336,6 +358,63 @@ done
 record rss_login_peak_kb "$(awk '/VmHWM/ {print $2}' "/proc/$api_pid/status")"
 record rss_after_run_kb "$(awk '/VmRSS/ {print $2}' "/proc/$api_pid/status")"
 stop "$api_pid"
+
+# --- sessions -----------------------------------------------------------------------------------
+# /auth/me before sessions and with the session check, each version on a fresh seeded database
+# of its own, A B B A; the statements each /auth/me costs, from pg_stat_statements; and
+# POST /auth/refresh, each request spending a live token.
+versions=(before after)
+declare -A me_port me_pid me_token
+for version in "${versions[@]}"; do
+  db="${database}_$version"
+  psql "$server/postgres" -qAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+  binary=$bin/user-service
+  [ "$version" = before ] && binary=$out/user-service-before
+  port=$(free_port)
+  env DATABASE_POOL_MAX="$pool" DATABASE_URL="$server/$db" MIGRATE_ON_START=true SEED_ON_START=true \
+    HEALTH_PROBE_INTERVAL_MS=3600000 USER_SERVICE_HOST=127.0.0.1 USER_SERVICE_PORT="$port" \
+    "$binary" >>"$out/service.log" 2>&1 &
+  me_pid[$version]=$!; pids+=("$!")
+  for _ in $(seq 1 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$base:$port/health/db")" = 200 ] && break
+    sleep 0.1
+  done
+  me_port[$version]=$port
+  me_token[$version]=$(curl -sf -X POST -H 'Content-Type: application/json' \
+    -d '{"email":"test@chatai.com","password":"Test@123"}' "$base:$port/auth/login" \
+    | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+  [ -n "${me_token[$version]}" ] || { say "login on the $version service failed"; exit 1; }
+  for _ in 1 2 3; do call "$port" "${me_token[$version]}" GET /auth/me ""; done
+  psql "$server/postgres" -qAt -c "SELECT pg_stat_statements_reset()" >/dev/null
+  for _ in $(seq 1 100); do call "$port" "${me_token[$version]}" GET /auth/me ""; done
+  calls=$(psql "$server/postgres" -qAt -c "SELECT coalesce(sum(s.calls), 0) FROM pg_stat_statements s
+                                            JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '$db'")
+  record "me_statements_$version" "$(echo "scale=2; $calls / 100" | bc)"
+done
+me_of() { # version: /auth/me on the version's service, prints requests/s
+  BENCH_METHOD=GET BENCH_BODY= load "me_$1" "$base:${me_port[$1]}/auth/me" -H "Authorization: Bearer ${me_token[$1]}"
+}
+for round in $(seq 1 "$api_rounds"); do
+  say "round $round/$api_rounds: /auth/me before and after the session check (A B B A)"
+  b1=$(me_of before); a1=$(me_of after); a2=$(me_of after); b2=$(me_of before)
+  record me_session_ratio "$(echo "scale=4; ($a1 + $a2) / ($b1 + $b2)" | bc)"
+done
+tokens_file="$out/refresh_tokens.txt"
+for round in $(seq 1 "$api_rounds"); do
+  say "round $round/$api_rounds: POST /auth/refresh, every request spending a live token"
+  # Fresh sessions each round, twice as many as connections: no token is ever sent twice.
+  : >"$tokens_file"
+  for _ in $(seq 1 $((connections * 2))); do
+    curl -sf -X POST -H 'Content-Type: application/json' -d '{"email":"test@chatai.com","password":"Test@123"}' \
+      "$base:${me_port[after]}/auth/login" | sed -n 's/.*"refresh_token":"\([^"]*\)".*/\1/p' >>"$tokens_file"
+  done
+  BENCH_TOKENS=$tokens_file BENCH_THREADS=2 wrk -t2 -c"$connections" -d"${duration}s" -s bench/refresh.lua \
+    "$base:${me_port[after]}/auth/refresh" 2>/dev/null | record_wrk refresh
+done
+for version in "${versions[@]}"; do
+  stop "${me_pid[$version]}"
+  psql "$server/postgres" -qAt -c "DROP DATABASE IF EXISTS ${database}_$version WITH (FORCE)" >/dev/null
+done
 
 # --- start-up and schema scaling ----------------------------------------------------------------
 say "start-up against PostgreSQL (x10)"

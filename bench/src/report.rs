@@ -121,6 +121,10 @@ fn ratio(numerator: Option<f64>, denominator: Option<f64>) -> Option<f64> {
     Some(numerator? / denominator?)
 }
 
+fn difference(after: Option<f64>, before: Option<f64>) -> Option<f64> {
+    Some(after? - before?)
+}
+
 pub fn write(samples: &str, context: &str, output: &str) -> Result<(), String> {
     let samples = Samples::parse(
         &std::fs::read_to_string(samples).map_err(|error| format!("{samples}: {error}"))?,
@@ -302,7 +306,7 @@ const AGAINST_PGBENCH: [(&str, &str); 5] = [
 ];
 
 /// Loads measured without a pgbench counterpart.
-const OTHER_LOADS: [(&str, &str); 5] = [
+const OTHER_LOADS: [(&str, &str); 8] = [
     (
         "messages_first",
         "`GET /conversations/{id}/messages`, first page",
@@ -316,6 +320,18 @@ const OTHER_LOADS: [(&str, &str); 5] = [
     (
         "me_flooded",
         "`GET /auth/me` on 4 connections, under a login flood",
+    ),
+    (
+        "me_before",
+        "`GET /auth/me` before sessions (a fresh seeded database)",
+    ),
+    (
+        "me_after",
+        "`GET /auth/me` with the session check (a fresh seeded database)",
+    ),
+    (
+        "refresh",
+        "`POST /auth/refresh`, each request spending a live token",
     ),
 ];
 
@@ -359,6 +375,27 @@ fn api_targets(samples: &Samples) -> Vec<Target> {
             at_least: true,
             unit: "×",
             failures: samples.failures("login"),
+        },
+        Target {
+            what: "`GET /auth/me` with the session check ÷ before sessions, median of the rounds"
+                .into(),
+            measured: samples.median("me_session_ratio"),
+            limit: 0.95,
+            at_least: true,
+            unit: "×",
+            failures: samples.failures("me_before") + samples.failures("me_after"),
+        },
+        Target {
+            what: "`GET /auth/me`: statements with the session check − before (pg_stat_statements)"
+                .into(),
+            measured: difference(
+                samples.median("me_statements_after"),
+                samples.median("me_statements_before"),
+            ),
+            limit: 0.0,
+            at_least: false,
+            unit: "statements",
+            failures: 0.0,
         },
         Target {
             what: "`GET /auth/me` p99 under a login flood ÷ without it".into(),
@@ -434,6 +471,19 @@ fn api_labels() -> Vec<(String, String)> {
         (
             "flood_p99_ratio".to_owned(),
             "`/auth/me` p99 flooded ÷ alone, per round (A B B A)".to_owned(),
+        ),
+        (
+            "me_session_ratio".to_owned(),
+            "`/auth/me` with the session check ÷ before sessions, per round (A B B A)".to_owned(),
+        ),
+        (
+            "me_statements_before".to_owned(),
+            "`/auth/me` before sessions, statements per request (pg_stat_statements)".to_owned(),
+        ),
+        (
+            "me_statements_after".to_owned(),
+            "`/auth/me` with the session check, statements per request (pg_stat_statements)"
+                .to_owned(),
         ),
     ]);
     labels
