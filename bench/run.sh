@@ -70,15 +70,20 @@ psql "$server/postgres" -qAt -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statemen
 
 # --- build --------------------------------------------------------------------------------------
 # The service as it was before sessions (BENCH_BEFORE_REV), for /auth/me before and after the
-# session check in one run: built from a worktree into the same target directory (the
-# dependencies are shared), and kept aside before the current build replaces the binary.
+# session check in one run: built once from a worktree, in a target directory of its own (cargo
+# names a workspace's artifacts by their path inside it, so two checkouts sharing one target
+# directory would take each other's), and kept in bench/out for later runs.
 before_rev=${BENCH_BEFORE_REV:-616ce6a}
-say "building $before_rev (before sessions) and the release binaries"
-before_tree=$(mktemp -d)
-git worktree add -q --detach "$before_tree" "$before_rev"
-(cd "$before_tree" && CARGO_TARGET_DIR="$OLDPWD/target" cargo build --release --locked -q -p user-service)
-cp target/release/user-service "$out/user-service-before"
-git worktree remove --force "$before_tree"
+before_binary="$out/user-service-before-$before_rev"
+if [ ! -x "$before_binary" ]; then
+  say "building $before_rev (before sessions), once"
+  before_tree=$(mktemp -d)
+  git worktree add -q --detach "$before_tree" "$before_rev"
+  (cd "$before_tree" && CARGO_TARGET_DIR="$OLDPWD/target/bench-before" cargo build --release --locked -q -p user-service)
+  cp target/bench-before/release/user-service "$before_binary"
+  git worktree remove --force "$before_tree"
+fi
+say "building release binaries"
 cargo build --release --locked -q -p user-service -p migration -p seeds -p bench
 bin=target/release
 
@@ -369,7 +374,7 @@ for version in "${versions[@]}"; do
   db="${database}_$version"
   psql "$server/postgres" -qAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
   binary=$bin/user-service
-  [ "$version" = before ] && binary=$out/user-service-before
+  [ "$version" = before ] && binary=$before_binary
   port=$(free_port)
   env DATABASE_POOL_MAX="$pool" DATABASE_URL="$server/$db" MIGRATE_ON_START=true SEED_ON_START=true \
     HEALTH_PROBE_INTERVAL_MS=3600000 USER_SERVICE_HOST=127.0.0.1 USER_SERVICE_PORT="$port" \

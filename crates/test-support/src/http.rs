@@ -1,5 +1,5 @@
 //! What the services' HTTP answers look like, for assertions: the error envelope every error
-//! uses, and the id of a created resource.
+//! uses, the id of a created resource, and the fields of a representation.
 
 use serde_json::{Value, json};
 
@@ -36,4 +36,15 @@ pub fn error(status: u16, message: impl Into<Value>) -> (u16, Value) {
 pub fn id_of(body: &Value) -> String {
     let id = body["id"].as_str();
     id.unwrap_or_else(|| panic!("no id: {body}")).to_owned()
+}
+
+/// The field names of a JSON object, sorted and joined by spaces (panics when it is not an
+/// object): what a representation shows, in one comparable string.
+pub fn fields_of(value: &Value) -> String {
+    let object = value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"));
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    keys.join(" ")
 }

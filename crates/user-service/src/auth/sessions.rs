@@ -69,6 +69,16 @@ pub struct Issued {
     pub refresh_token: RefreshToken,
 }
 
+/// What a new token row carries of its session.
+struct Token {
+    user_id: Uuid,
+    family: Uuid,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    user_agent: Option<String>,
+    ip_address: Option<String>,
+}
+
 /// Issues and rotates refresh tokens.
 pub struct Sessions {
     settings: SessionSettings,
@@ -92,27 +102,15 @@ impl Sessions {
         client: &Client,
     ) -> Result<Issued> {
         let now = now();
-        let (refresh_token, hash) = mint();
-        let family = new_id();
-        session::ActiveModel {
-            id: Set(new_id()),
-            user_id: Set(user_id),
-            family: Set(family),
-            token_hash: Set(hash),
-            created_at: Set(now),
-            last_used_at: Set(None),
-            expires_at: Set(self.expiry(now)?),
-            rotated_at: Set(None),
-            revoked_at: Set(None),
-            user_agent: Set(client.user_agent.as_deref().map(cut_user_agent)),
-            ip_address: Set(Some(client.address.to_string())),
-        }
-        .insert(db)
-        .await?;
-        Ok(Issued {
-            session: family,
-            refresh_token,
-        })
+        let first = Token {
+            user_id,
+            family: new_id(),
+            created_at: now,
+            last_used_at: None,
+            user_agent: client.user_agent.as_deref().map(cut_user_agent),
+            ip_address: Some(client.address.to_string()),
+        };
+        self.insert(db, first, now).await
     }
 
     /// Spends `token` and issues its successor in the same session, for its user if he is
@@ -170,31 +168,49 @@ impl Sessions {
         Err(invalid())
     }
 
-    /// The token after `spent` in its session.
+    /// The token after `spent` in its session: the same session, used now.
     async fn successor(
         &self,
         db: &impl ConnectionTrait,
         spent: &session::Model,
         now: DateTime<Utc>,
     ) -> Result<Issued> {
+        let next = Token {
+            user_id: spent.user_id,
+            family: spent.family,
+            created_at: spent.created_at,
+            last_used_at: Some(now),
+            user_agent: spent.user_agent.clone(),
+            ip_address: spent.ip_address.clone(),
+        };
+        self.insert(db, next, now).await
+    }
+
+    /// Stores a new current token of `token.family`, issued `now`, and answers it.
+    async fn insert(
+        &self,
+        db: &impl ConnectionTrait,
+        token: Token,
+        now: DateTime<Utc>,
+    ) -> Result<Issued> {
         let (refresh_token, hash) = mint();
         session::ActiveModel {
             id: Set(new_id()),
-            user_id: Set(spent.user_id),
-            family: Set(spent.family),
+            user_id: Set(token.user_id),
+            family: Set(token.family),
             token_hash: Set(hash),
-            created_at: Set(spent.created_at),
-            last_used_at: Set(Some(now)),
+            created_at: Set(token.created_at),
+            last_used_at: Set(token.last_used_at),
             expires_at: Set(self.expiry(now)?),
             rotated_at: Set(None),
             revoked_at: Set(None),
-            user_agent: Set(spent.user_agent.clone()),
-            ip_address: Set(spent.ip_address.clone()),
+            user_agent: Set(token.user_agent),
+            ip_address: Set(token.ip_address),
         }
         .insert(db)
         .await?;
         Ok(Issued {
-            session: spent.family,
+            session: token.family,
             refresh_token,
         })
     }

@@ -7,7 +7,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 use shared::entities::UserRole;
-use test_support::http::{error, error_body};
+use test_support::http::{error, error_body, fields_of};
 use test_support::{TestDatabase, on_both_backends};
 
 use crate::helpers::{TestApp, json_of};
@@ -153,14 +153,7 @@ fn assert_timestamp(value: &Value) {
 }
 
 fn assert_user_representation(user: &Value) {
-    let mut keys: Vec<&str> = user
-        .as_object()
-        .unwrap_or_else(|| panic!("user is an object: {user}"))
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
-    assert_eq!(keys, USER_KEYS.split(' ').collect::<Vec<_>>(), "{user}");
+    assert_eq!(fields_of(user), USER_KEYS, "{user}");
     uuid::Uuid::parse_str(user["id"].as_str().unwrap_or(""))
         .unwrap_or_else(|error| panic!("id is a UUID ({error}): {user}"));
     assert_timestamp(&user["created_at"]);
@@ -421,21 +414,9 @@ async fn login_answers_200_with_a_session_its_lifetimes_and_the_user(database: T
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let mut keys: Vec<&String> = body
-        .as_object()
-        .map(|o| o.keys().collect())
-        .unwrap_or_default();
-    keys.sort_unstable();
     assert_eq!(
-        keys,
-        [
-            "access_token",
-            "expires_in",
-            "refresh_expires_in",
-            "refresh_token",
-            "token_type",
-            "user"
-        ],
+        fields_of(&body),
+        "access_token expires_in refresh_expires_in refresh_token token_type user",
         "{body}"
     );
     assert_eq!(body["token_type"], "Bearer");

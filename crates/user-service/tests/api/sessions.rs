@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use shared::entities::{UserRole, session};
 use test_support::TestDatabase;
-use test_support::http::error;
+use test_support::http::{error, fields_of};
 
 use crate::helpers::{TestApp, TestUser, json_of};
 use test_support::on_both_backends;
@@ -138,22 +138,9 @@ async fn login_starts_a_session_the_caller_sees_as_current_with_its_user_agent_a
     assert_eq!(current["user_agent"], "ChatAI-iOS/2.1");
     assert_eq!(current["ip_address"], "127.0.0.1");
     assert_eq!(current["last_used_at"], Value::Null);
-    let mut keys: Vec<&String> = current
-        .as_object()
-        .map(|o| o.keys().collect())
-        .unwrap_or_default();
-    keys.sort_unstable();
     assert_eq!(
-        keys,
-        [
-            "created_at",
-            "current",
-            "expires_at",
-            "id",
-            "ip_address",
-            "last_used_at",
-            "user_agent"
-        ]
+        fields_of(current),
+        "created_at current expires_at id ip_address last_used_at user_agent"
     );
     let created =
         chrono::DateTime::parse_from_rfc3339(current["created_at"].as_str().unwrap_or(""));
