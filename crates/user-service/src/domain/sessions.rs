@@ -23,7 +23,7 @@ pub const SESSION_NOT_FOUND: &str = "Session not found";
 pub fn is_live(family: Uuid, now: DateTime<Utc>) -> SimpleExpr {
     Expr::exists(
         Query::select()
-            .expr(Expr::val(1))
+            .expr(Expr::cust("1"))
             .from(Sessions)
             .and_where(Expr::col((Sessions, Column::Family)).eq(family))
             .and_where(
