@@ -94,8 +94,14 @@ impl Target {
                 } else {
                     (value / self.limit, value <= self.limit)
                 };
+                // A limit of zero has no ratio to it.
+                let ratio = if self.limit == 0.0 {
+                    "–".to_owned()
+                } else {
+                    format!("{ratio:.2}")
+                };
                 format!(
-                    "| {} | {} {} | {} | {:.2} | {} |",
+                    "| {} | {} {} | {} | {} | {} |",
                     self.what,
                     number(value),
                     self.unit,
