@@ -210,6 +210,33 @@ bounded_text!(
     redacted GivenPassword, 1..=128, "Admin@123"
 );
 
+/// A credential a client hands back as it was given (a refresh token): any text without NUL
+/// characters, of any length; what it is worth is decided where it is looked up, so a malformed
+/// one is refused like an unknown one. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Credential(String);
+
+impl Credential {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Credential(<redacted>)")
+    }
+}
+
+impl PartialSchema for Credential {
+    fn schema() -> RefOr<Schema> {
+        string().into()
+    }
+}
+
+impl ToSchema for Credential {}
+
 /// `Ok` when `value` has `min..=max` characters; else the words after the field's name.
 fn check_length(value: &str, min: usize, max: usize) -> Result<(), String> {
     let length = value.chars().count();
@@ -523,6 +550,14 @@ fn with_json_value(schemas: &mut Vec<(String, RefOr<Schema>)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_credential_never_shows_itself_in_debug() {
+        let credential: Credential = serde_json::from_value(serde_json::json!("s3cret-token"))
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(credential.as_str(), "s3cret-token");
+        assert_eq!(format!("{credential:?}"), "Credential(<redacted>)");
+    }
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {

@@ -13,7 +13,7 @@ use super::error::{ErrorBody, Result};
 use super::extract::{ClientAddress, SigningIn, ValidJson};
 use super::users::UserResponse;
 use crate::auth::{Registering, SignedIn};
-use crate::domain::values::{Email, GivenPassword, Name, Password, Phone};
+use crate::domain::values::{Credential, Email, GivenPassword, Name, Password, Phone};
 use crate::domain::{CurrentUser, sessions};
 use crate::state::AppState;
 
@@ -124,7 +124,7 @@ async fn login(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    refresh_token: String,
+    refresh_token: Credential,
 }
 
 /// Spend a refresh token for a new session body (the token is rotated: the one sent is spent).
@@ -140,7 +140,10 @@ async fn refresh(
     State(state): State<AppState>,
     ValidJson(body): ValidJson<RefreshRequest>,
 ) -> Result<Json<SessionBody>> {
-    let signed_in = state.auth.refresh(&state.db, &body.refresh_token).await?;
+    let signed_in = state
+        .auth
+        .refresh(&state.db, body.refresh_token.as_str())
+        .await?;
     Ok(Json(SessionBody::new(&state, signed_in)))
 }
 

@@ -21,6 +21,7 @@ on_both_backends!(
     the_token_spent_last_within_the_grace_answers_401_and_ends_nothing,
     the_token_spent_last_after_the_grace_ends_the_session,
     unknown_malformed_and_expired_refresh_tokens_get_one_401,
+    a_missing_or_nul_holding_refresh_token_is_a_400,
     an_expired_session_stops_its_access_tokens,
     logout_ends_the_callers_session_at_once_and_no_other,
     logout_all_ends_every_session_of_the_caller_and_no_one_elses,
@@ -283,14 +284,26 @@ async fn unknown_malformed_and_expired_refresh_tokens_get_one_401(database: Test
     ] {
         assert_invalid_refresh(refresh(&app, token).await, case);
     }
-    let (status, body) = app
-        .call("POST", "/auth/refresh", None, Some(json!({})))
-        .await;
-    assert_eq!(
-        (status, body),
-        error(400, ["refresh_token should not be empty"]),
-        "a missing token is a bad request"
-    );
+}
+
+async fn a_missing_or_nul_holding_refresh_token_is_a_400(database: TestDatabase) {
+    let app = TestApp::spawn(&database, &[]).await;
+    for (body, message) in [
+        (json!({}), "refresh_token should not be empty"),
+        (
+            json!({"refresh_token": "a\u{0}b"}),
+            "refresh_token must not contain NUL characters",
+        ),
+        (
+            json!({"refresh_token": 42}),
+            "refresh_token must be a string",
+        ),
+    ] {
+        let answer = app
+            .call("POST", "/auth/refresh", None, Some(body.clone()))
+            .await;
+        assert_eq!(answer, error(400, [message]), "{body}");
+    }
 }
 
 async fn an_expired_session_stops_its_access_tokens(database: TestDatabase) {
