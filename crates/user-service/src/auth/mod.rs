@@ -54,7 +54,7 @@ pub struct Registering {
 }
 
 /// A successful sign-in (or refresh): the user, an access token, and the session's refresh token.
-#[derive(Debug)]
+/// No `Debug`: it holds the access token (the refresh token's own `Debug` is redacted).
 pub struct SignedIn {
     pub user: user::Model,
     pub access_token: String,

@@ -70,7 +70,8 @@ pub struct LoginRequest {
 }
 
 /// A signed-in session: what every sign-in and every refresh answers.
-#[derive(Debug, Serialize, ToSchema)]
+/// No `Debug`: it holds both tokens.
+#[derive(Serialize, ToSchema)]
 pub struct SessionBody {
     /// The access token (an HS256 JWT with `sub`, `sid`, `iat`, `exp`).
     access_token: String,
