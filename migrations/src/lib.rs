@@ -14,6 +14,7 @@ mod m20261125_000002_normalised_emails;
 mod m20261125_000003_list_indexes;
 mod m20261204_000004_idna_emails;
 mod m20261205_000005_sessions_and_identities;
+mod m20261206_000006_phone_codes;
 
 use sea_orm_migration::MigrationStatus;
 use sea_orm_migration::sea_orm::DatabaseConnection;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_list_indexes::Migration),
             Box::new(m20261204_000004_idna_emails::Migration),
             Box::new(m20261205_000005_sessions_and_identities::Migration),
+            Box::new(m20261206_000006_phone_codes::Migration),
         ]
     }
 }

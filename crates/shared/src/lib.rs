@@ -6,6 +6,7 @@ pub mod email;
 pub mod entities;
 pub mod env;
 pub mod password;
+pub mod phone;
 pub mod process;
 
 pub use database::{Backend, DatabaseConfig, connect};

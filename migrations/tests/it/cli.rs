@@ -43,8 +43,8 @@ fn up_status_down_work_on_the_embedded_default() {
     let down = migration(&scratch, &["down"], &[]);
     assert!(down.status.success(), "{}", text(&down.stderr));
     // `down` reverts the newest migration only.
-    assert!(text(&down.stdout).contains("pending  m20261205_000005_sessions_and_identities"));
-    assert!(text(&down.stdout).contains("applied  m20261124_000001_initial_schema"));
+    assert!(text(&down.stdout).contains("pending  m20261206_000006_phone_codes"));
+    assert!(text(&down.stdout).contains("applied  m20261205_000005_sessions_and_identities"));
 }
 
 #[test]

@@ -4,8 +4,8 @@
 
 use sea_orm::{ConnectionTrait, EntityTrait, Schema};
 use shared::entities::{
-    agent, billing_log, conversation, message, notification, project, project_member, session,
-    user, user_identity,
+    agent, billing_log, conversation, message, notification, phone_code, project, project_member,
+    session, user, user_identity,
 };
 use test_support::TestDatabase;
 use test_support::catalog::{self, Catalog};
@@ -128,6 +128,7 @@ async fn entities_and_migrated_schema_agree(migrated: TestDatabase) {
     create_from_entity(&from_entities, notification::Entity).await;
     create_from_entity(&from_entities, session::Entity).await;
     create_from_entity(&from_entities, user_identity::Entity).await;
+    create_from_entity(&from_entities, phone_code::Entity).await;
 
     // SQLite's declared types differ by construction (CHECK-guarded text for enums), so types
     // are compared on PostgreSQL, the production database.

@@ -135,9 +135,9 @@ async fn the_email_rule_is_in_the_catalog_after_up_and_gone_after_down(database:
     assert_eq!(email_rule_objects(&database).await, expected);
 
     // Revert the later migrations: the rule goes, mixed case is accepted again.
-    migration::run(&database.db, &database.config, Command::Down(Some(4)))
+    migration::run(&database.db, &database.config, Command::Down(Some(5)))
         .await
-        .unwrap_or_else(|error| panic!("down 4: {error}"));
+        .unwrap_or_else(|error| panic!("down 5: {error}"));
     assert!(email_rule_objects(&database).await.is_empty());
     database
         .execute(&insert_user(&database, "Mixed@example.com"))

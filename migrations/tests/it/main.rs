@@ -7,6 +7,7 @@ mod docs;
 mod drift;
 mod emails;
 mod lock;
+mod phones;
 mod quoted_messages;
 mod schema;
 mod sessions;

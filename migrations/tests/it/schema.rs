@@ -8,7 +8,7 @@ use test_support::{TestDatabase, postgres_or_skip};
 use test_support::on_both_backends;
 
 on_both_backends!(
-    up_creates_the_ten_tables_and_nothing_else,
+    up_creates_the_eleven_tables_and_nothing_else,
     every_foreign_key_has_the_original_delete_rule,
     every_index_has_its_name_columns_and_uniqueness,
     every_foreign_key_column_leads_an_index,
@@ -17,13 +17,14 @@ on_both_backends!(
     concurrent_ups_all_succeed_and_apply_the_migration_once,
 );
 
-/// The foundation's eight tables and M2's two (sessions, identities).
-const TABLES: [&str; 10] = [
+/// The foundation's eight tables and M2's three (sessions, identities, phone codes).
+const TABLES: [&str; 11] = [
     "agents",
     "billing_logs",
     "conversations",
     "messages",
     "notifications",
+    "phone_codes",
     "project_members",
     "projects",
     "sessions",
@@ -31,7 +32,7 @@ const TABLES: [&str; 10] = [
     "users",
 ];
 
-async fn up_creates_the_ten_tables_and_nothing_else(database: TestDatabase) {
+async fn up_creates_the_eleven_tables_and_nothing_else(database: TestDatabase) {
     let database = database.migrate().await;
     let catalog = catalog::read(&database.db).await;
     let mut expected: Vec<&str> = TABLES.to_vec();
@@ -153,7 +154,7 @@ async fn every_foreign_key_has_the_original_delete_rule(database: TestDatabase) 
 
 /// (table, index name, columns, unique). Primary keys are checked apart: their index name is
 /// the constraint's on PostgreSQL and generated on SQLite.
-const INDEXES: [(&str, &str, &str, bool); 22] = [
+const INDEXES: [(&str, &str, &str, bool); 24] = [
     ("agents", "UQ_agents_name", "name", true),
     (
         "billing_logs",
@@ -193,6 +194,13 @@ const INDEXES: [(&str, &str, &str, bool); 22] = [
         "user_id,read,created_at",
         false,
     ),
+    (
+        "phone_codes",
+        "IDX_phone_codes_expires",
+        "expires_at",
+        false,
+    ),
+    ("phone_codes", "UQ_phone_codes_phone", "phone", true),
     (
         "project_members",
         "IDX_project_members_user",
@@ -423,6 +431,12 @@ async fn postgres_columns_have_the_original_types_nullability_and_defaults() {
         "notifications|data|jsonb|null|",
         "notifications|read|boolean|not null|false",
         "notifications|created_at|timestamp with time zone|not null|now()",
+        "phone_codes|id|uuid|not null|gen_random_uuid()",
+        "phone_codes|phone|character varying(20)|not null|",
+        "phone_codes|code_hash|character varying(64)|not null|",
+        "phone_codes|attempts|integer|not null|0",
+        "phone_codes|created_at|timestamp with time zone|not null|now()",
+        "phone_codes|expires_at|timestamp with time zone|not null|",
         "project_members|id|uuid|not null|gen_random_uuid()",
         "project_members|project_id|uuid|not null|",
         "project_members|user_id|uuid|not null|",

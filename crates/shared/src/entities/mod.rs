@@ -9,6 +9,7 @@ pub mod conversation;
 pub mod enums;
 pub mod message;
 pub mod notification;
+pub mod phone_code;
 pub mod project;
 pub mod project_member;
 pub mod session;
