@@ -42,6 +42,15 @@ pub mod vars {
         REGISTRATION_MAX_PER_ADDRESS,
         REGISTRATION_WINDOW_SECONDS,
         TRUSTED_PROXIES,
+        OTP_TTL_SECONDS,
+        OTP_MAX_ATTEMPTS,
+        OTP_RESEND_SECONDS,
+        OTP_MAX_PER_PHONE,
+        OTP_MAX_PER_ADDRESS,
+        SMS_PROVIDER,
+        SMS_WEBHOOK_URL,
+        SMS_WEBHOOK_TOKEN,
+        SMS_TIMEOUT_MS,
         REDIS_URL,
         REDIS_KEY_PREFIX,
         SEED_ON_START,
@@ -72,6 +81,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub auth: AuthSettings,
     pub throttle: ThrottleSettings,
+    pub phone: PhoneSettings,
     pub redis: RedisSettings,
     /// Load the seed data at start (idempotent). Defaults to on for the embedded SQLite database
     /// outside production, so the first run has accounts to log in with.
@@ -124,6 +134,49 @@ pub struct ThrottleSettings {
     pub window: Duration,
     pub registrations_per_address: u32,
     pub registration_window: Duration,
+}
+
+/// Sign-in by phone: the one-time codes, their limits and how they are sent.
+#[derive(Debug, Clone)]
+pub struct PhoneSettings {
+    /// How long a code lives (`OTP_TTL_SECONDS`).
+    pub code_lifetime: Duration,
+    /// Wrong tries that burn a code (`OTP_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
+    /// The shortest time between two codes for one number (`OTP_RESEND_SECONDS`).
+    pub resend_interval: Duration,
+    /// Codes per number per hour (`OTP_MAX_PER_PHONE`).
+    pub max_per_phone: u32,
+    /// Codes per client address per hour (`OTP_MAX_PER_ADDRESS`).
+    pub max_per_address: u32,
+    pub sms: SmsProvider,
+    /// How long sending a code may take (`SMS_TIMEOUT_MS`).
+    pub send_timeout: Duration,
+}
+
+/// How codes reach the phone (`SMS_PROVIDER`).
+#[derive(Clone)]
+pub enum SmsProvider {
+    /// Codes are off: code requests answer 503 (production without `SMS_PROVIDER`).
+    Off,
+    /// Codes are written to the service log (development only).
+    Log,
+    /// Codes are POSTed to a gateway's webhook with a bearer token.
+    Webhook { url: url::Url, token: SecretString },
+}
+
+impl std::fmt::Debug for SmsProvider {
+    /// Names the gateway's host only: its URL and token may carry credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Off => f.write_str("Off"),
+            Self::Log => f.write_str("Log"),
+            Self::Webhook { url, .. } => f
+                .debug_struct("Webhook")
+                .field("host", &url.host_str())
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// Whether `POST /auth/register` is open to anyone.
@@ -193,6 +246,7 @@ impl Settings {
             log: log_settings(env)?,
             auth: auth_settings(env, app_env)?,
             throttle: throttle_settings(env)?,
+            phone: phone_settings(env, app_env)?,
             redis: redis_settings(env)?,
             seed_on_start: parse_bool(
                 env,
@@ -267,6 +321,77 @@ fn throttle_settings(env: &impl Env) -> Result<ThrottleSettings, ConfigError> {
             1_000_000,
         )?,
         registration_window: seconds(env, vars::REGISTRATION_WINDOW_SECONDS, 3600)?,
+    })
+}
+
+fn phone_settings(env: &impl Env, app_env: AppEnv) -> Result<PhoneSettings, ConfigError> {
+    let production = app_env == AppEnv::Production;
+    let sms = match env.get(vars::SMS_PROVIDER)?.as_deref().map(str::trim) {
+        None if production => SmsProvider::Off,
+        None => SmsProvider::Log,
+        Some(raw) if raw.eq_ignore_ascii_case("log") && production => {
+            return Err(ConfigError::new(
+                vars::SMS_PROVIDER,
+                "log writes codes to the service log and is refused with APP_ENV=production; use webhook",
+            ));
+        }
+        Some(raw) if raw.eq_ignore_ascii_case("log") => SmsProvider::Log,
+        Some(raw) if raw.eq_ignore_ascii_case("webhook") => sms_webhook(env, production)?,
+        Some(raw) => {
+            return Err(ConfigError::new(
+                vars::SMS_PROVIDER,
+                format!("expected log or webhook, got {raw:?}"),
+            ));
+        }
+    };
+    Ok(PhoneSettings {
+        code_lifetime: seconds(env, vars::OTP_TTL_SECONDS, 300)?,
+        max_attempts: parse_number(env, vars::OTP_MAX_ATTEMPTS, 5, 1, 1000)?,
+        resend_interval: seconds(env, vars::OTP_RESEND_SECONDS, 60)?,
+        max_per_phone: parse_number(env, vars::OTP_MAX_PER_PHONE, 5, 1, 1_000_000)?,
+        max_per_address: parse_number(env, vars::OTP_MAX_PER_ADDRESS, 20, 1, 1_000_000)?,
+        sms,
+        send_timeout: millis(env, vars::SMS_TIMEOUT_MS, 5_000)?,
+    })
+}
+
+/// `SMS_PROVIDER=webhook`: its URL (`https`, or `http` outside production) and bearer token.
+fn sms_webhook(env: &impl Env, production: bool) -> Result<SmsProvider, ConfigError> {
+    let raw = env.get(vars::SMS_WEBHOOK_URL)?.ok_or_else(|| {
+        ConfigError::new(
+            vars::SMS_WEBHOOK_URL,
+            "is required with SMS_PROVIDER=webhook",
+        )
+    })?;
+    let scheme = url::Url::parse(&raw).ok().filter(url::Url::has_host);
+    let url = match scheme {
+        Some(url) if url.scheme() == "https" => url,
+        Some(url) if url.scheme() == "http" && !production => url,
+        Some(url) if url.scheme() == "http" => {
+            return Err(ConfigError::new(
+                vars::SMS_WEBHOOK_URL,
+                "must be an https:// URL with APP_ENV=production",
+            ));
+        }
+        _ => {
+            return Err(ConfigError::new(
+                vars::SMS_WEBHOOK_URL,
+                "expected an https:// URL (the value is not shown: it may hold a credential)",
+            ));
+        }
+    };
+    let token = env
+        .get(vars::SMS_WEBHOOK_TOKEN)?
+        .filter(|token| !token.trim().is_empty())
+        .ok_or_else(|| {
+            ConfigError::new(
+                vars::SMS_WEBHOOK_TOKEN,
+                "is required with SMS_PROVIDER=webhook",
+            )
+        })?;
+    Ok(SmsProvider::Webhook {
+        url,
+        token: SecretString::from(token),
     })
 }
 
@@ -477,6 +602,60 @@ mod tests {
     }
 
     #[test]
+    fn sms_codes_in_the_log_are_refused_in_production_and_off_when_unset() {
+        let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef-long-enough");
+        let production = ("APP_ENV", "production");
+        let error = Settings::from_env(&HashMap::from([
+            secret,
+            production,
+            ("SMS_PROVIDER", "log"),
+        ]))
+        .unwrap_err();
+        assert_eq!(error.variable, "SMS_PROVIDER");
+        let settings = Settings::from_env(&HashMap::from([secret, production])).unwrap();
+        assert!(matches!(settings.phone.sms, SmsProvider::Off));
+        let settings = Settings::from_env(&HashMap::new()).unwrap();
+        assert!(
+            matches!(settings.phone.sms, SmsProvider::Log),
+            "the development default"
+        );
+    }
+
+    #[test]
+    fn the_sms_webhook_needs_its_url_and_token_and_never_shows_them() {
+        let webhook = ("SMS_PROVIDER", "webhook");
+        let url = ("SMS_WEBHOOK_URL", "http://user:pw@127.0.0.1:9/sms?key=k3y");
+        let token = ("SMS_WEBHOOK_TOKEN", "t0ken-value");
+        let error = Settings::from_env(&HashMap::from([webhook, url])).unwrap_err();
+        assert_eq!(error.variable, "SMS_WEBHOOK_TOKEN");
+        let error = Settings::from_env(&HashMap::from([
+            webhook,
+            ("SMS_WEBHOOK_URL", "not a url"),
+            token,
+        ]))
+        .unwrap_err();
+        assert_eq!(error.variable, "SMS_WEBHOOK_URL");
+        assert!(!error.to_string().contains("not a url"));
+        let settings = Settings::from_env(&HashMap::from([webhook, url, token])).unwrap();
+        let shown = format!("{settings:?}");
+        for secret in ["t0ken-value", "pw@", "k3y"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let production = [
+            webhook,
+            url,
+            token,
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef-long-enough"),
+        ];
+        let error = Settings::from_env(&HashMap::from(production)).unwrap_err();
+        assert_eq!(
+            error.variable, "SMS_WEBHOOK_URL",
+            "plain http in production"
+        );
+    }
+
+    #[test]
     fn cors_origin_takes_a_comma_separated_list() {
         let env = HashMap::from([(
             "CORS_ORIGIN",
@@ -515,6 +694,13 @@ mod tests {
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("REDIS_URL", "http://cache:6379"),
             ("SEED_ON_START", "sometimes"),
+            ("OTP_TTL_SECONDS", "0"),
+            ("OTP_MAX_ATTEMPTS", "0"),
+            ("OTP_RESEND_SECONDS", "x"),
+            ("OTP_MAX_PER_PHONE", "0"),
+            ("OTP_MAX_PER_ADDRESS", "-3"),
+            ("SMS_PROVIDER", "carrier-pigeon"),
+            ("SMS_TIMEOUT_MS", "0"),
         ] {
             let env = HashMap::from([(name, value)]);
             let error = Settings::from_env(&env).unwrap_err();

@@ -22,8 +22,8 @@ use tower::{Service, ServiceBuilder};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::auth::{Auth, Passwords, Sessions, Throttle, Tokens};
-use crate::config::{HttpSettings, Settings};
+use crate::auth::{Auth, Passwords, PhoneCodes, Sessions, Throttle, Tokens};
+use crate::config::{HttpSettings, Settings, SmsProvider};
 use crate::database_health::{DatabaseHealth, spawn_probe};
 use crate::domain::Email;
 use crate::domain::users::{self, AvatarPolicy};
@@ -58,6 +58,8 @@ pub enum StartupError {
     Redis(String),
     #[error("cannot prepare password hashing: {0}")]
     Passwords(String),
+    #[error("cannot prepare the SMS sender: {0}")]
+    Sms(String),
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -129,6 +131,19 @@ impl Application {
         )
         .map_err(|error| StartupError::Redis(error.to_string()))?;
 
+        let secret = Tokens::secret(&settings.auth);
+        let phone = PhoneCodes::new(&settings.phone, &secret)
+            .map_err(|error| StartupError::Sms(error.to_string()))?;
+        match settings.phone.sms {
+            SmsProvider::Off => tracing::warn!(
+                "SMS_PROVIDER is not set: phone codes are off (POST /auth/phone/otp answers 503)"
+            ),
+            SmsProvider::Log => tracing::warn!(
+                "SMS_PROVIDER=log: phone sign-in codes are written to this log, not sent (development only)"
+            ),
+            SmsProvider::Webhook { .. } => {}
+        }
+
         let database_health = Arc::new(DatabaseHealth::default());
         let (database_probe, probe) = spawn_probe(
             db.clone(),
@@ -142,11 +157,12 @@ impl Application {
             database_health,
             database_probe,
             auth: Auth {
-                tokens: Tokens::new(&settings.auth),
+                tokens: Tokens::new(&settings.auth, &secret),
                 sessions: Sessions::new(settings.auth.sessions),
                 passwords,
                 throttle,
                 limits: settings.throttle,
+                phone,
                 published,
                 registration: settings.auth.registration,
             },
@@ -389,7 +405,7 @@ fn spawn_redis_check(state: AppState, interval: std::time::Duration) -> JoinHand
 /// How often expired sessions are swept away.
 const SESSION_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// Removes expired sessions every [`SESSION_SWEEP_INTERVAL`], in bounded batches (see
+/// Removes expired sessions and phone codes every [`SESSION_SWEEP_INTERVAL`], in bounded batches (see
 /// `auth::sessions::sweep`); a failed sweep is logged and tried again next time.
 fn spawn_session_sweep(db: DatabaseConnection) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -404,6 +420,11 @@ fn spawn_session_sweep(db: DatabaseConnection) -> JoinHandle<()> {
                 Ok(0) => {}
                 Ok(removed) => tracing::info!(removed, "expired sessions swept"),
                 Err(error) => tracing::warn!(%error, "sweeping expired sessions failed"),
+            }
+            match crate::auth::phone::sweep(&db).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "expired phone codes swept"),
+                Err(error) => tracing::warn!(%error, "sweeping expired phone codes failed"),
             }
         }
     })

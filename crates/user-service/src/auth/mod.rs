@@ -1,11 +1,15 @@
 //! Signing in: the one room for credentials. Access tokens ([`tokens`]), refresh tokens and their
-//! rotation ([`sessions`]), password hashing ([`passwords`]) and the throttle ([`throttle`]), and
-//! the sign-in flows built on them ([`Auth::register`], [`Auth::login`], [`Auth::refresh`]). It
-//! knows no HTTP: it answers with the domain's `Error`, and the handlers in `http::auth` only
-//! parse and answer. Milestone M2's phone codes and OAuth providers go here as rooms of their own.
+//! rotation ([`sessions`]), password hashing ([`passwords`]), the throttle ([`throttle`]), phone
+//! codes ([`phone`]) and how they are sent ([`sms`]), and the sign-in flows built on them
+//! ([`Auth::register`], [`Auth::login`], [`Auth::refresh`], [`Auth::send_phone_code`],
+//! [`Auth::verify_phone_code`]). It knows no HTTP: it answers with the domain's `Error`, and the
+//! handlers in `http::auth` and `http::phone` only parse and answer. Milestone M2's OAuth
+//! providers go here as a room of their own.
 
 pub mod passwords;
+pub mod phone;
 pub mod sessions;
+pub mod sms;
 pub mod throttle;
 pub mod tokens;
 
@@ -15,6 +19,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use shared::entities::{UserRole, user};
 
 pub use passwords::Passwords;
+pub use phone::PhoneCodes;
 pub use sessions::{Client, Sessions};
 pub use throttle::Throttle;
 pub use tokens::Tokens;
@@ -27,6 +32,8 @@ use throttle::{Budget, Reservation, Verdict};
 
 /// The one answer to a failed login, whatever failed.
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
+/// The same for a login by phone.
+pub const INVALID_PHONE_CREDENTIALS: &str = "Invalid phone or password";
 
 /// What the throttles refuse, as the 429's message says it.
 const FAILED_LOGINS: &str = "Too many failed login attempts, try again later";
@@ -39,6 +46,7 @@ pub struct Auth {
     pub passwords: Passwords,
     pub throttle: Throttle,
     pub limits: ThrottleSettings,
+    pub phone: PhoneCodes,
     /// Seeded accounts' published passwords, which never log in (production only; else empty).
     pub published: Vec<(String, String)>,
     pub registration: Registration,
@@ -51,6 +59,39 @@ pub struct Registering {
     pub email: Email,
     pub password: Password,
     pub phone: Option<Phone>,
+}
+
+/// Who logs in with a password: an email, or a verified phone.
+#[derive(Debug)]
+pub enum Login {
+    Email(Email),
+    Phone(Phone),
+}
+
+impl Login {
+    /// The throttle's key of this account's failures.
+    fn budget_key(&self) -> String {
+        match self {
+            Self::Email(email) => format!("login:email:{}", email.as_str()),
+            Self::Phone(phone) => format!("login:phone:{}", phone.as_str()),
+        }
+    }
+
+    /// The one answer to every failure.
+    fn refusal(&self) -> Error {
+        Error::Unauthenticated(match self {
+            Self::Email(_) => INVALID_CREDENTIALS,
+            Self::Phone(_) => INVALID_PHONE_CREDENTIALS,
+        })
+    }
+
+    /// The account this names, if any (a phone names only its verified owner).
+    async fn account(&self, db: &impl ConnectionTrait) -> Result<Option<user::Model>> {
+        match self {
+            Self::Email(email) => users::find_by_email(db, email).await,
+            Self::Phone(phone) => users::find_by_verified_phone(db, phone).await,
+        }
+    }
 }
 
 /// A successful sign-in (or refresh): the user, an access token, and the session's refresh token.
@@ -76,10 +117,9 @@ impl Auth {
         let budgets = [Budget {
             key: format!("register:address:{address}"),
             limit: self.limits.registrations_per_address,
+            window: self.limits.registration_window,
         }];
-        let reservation = self
-            .admit(&budgets, self.limits.registration_window, REGISTRATIONS)
-            .await?;
+        let reservation = self.admit(&budgets, REGISTRATIONS).await?;
         let created = self.create_account(db, new).await;
         reservation.settle(true).await;
         created
@@ -106,31 +146,32 @@ impl Auth {
         .await
     }
 
-    /// Logs in with email and password, from `client`, starting a session. A wrong password, an
-    /// unknown email and an inactive account get the same answer and take the same time;
-    /// failures are throttled per email and per address.
+    /// Logs in with an email or a verified phone and a password, from `client`, starting a
+    /// session. A wrong password, an unknown account, an unverified phone and an inactive
+    /// account get the same answer and take the same time; failures are throttled per account
+    /// (email or phone) and per address.
     pub async fn login(
         &self,
         db: &impl ConnectionTrait,
-        email: &Email,
+        login: &Login,
         password: GivenPassword,
         client: &Client,
     ) -> Result<SignedIn> {
         let address = client.address;
         let budgets = [
             Budget {
-                key: format!("login:email:{}", email.as_str()),
+                key: login.budget_key(),
                 limit: self.limits.max_per_email,
+                window: self.limits.window,
             },
             Budget {
                 key: format!("login:address:{address}"),
                 limit: self.limits.max_per_address,
+                window: self.limits.window,
             },
         ];
-        let reservation = self
-            .admit(&budgets, self.limits.window, FAILED_LOGINS)
-            .await?;
-        let outcome = self.authenticate(db, email, password).await;
+        let reservation = self.admit(&budgets, FAILED_LOGINS).await?;
+        let outcome = self.authenticate(db, login, password).await;
         // Only a failed password check counts.
         let failed = matches!(outcome, Err(Error::Unauthenticated(_)));
         reservation.settle(failed).await;
@@ -155,13 +196,8 @@ impl Auth {
     }
 
     /// A place in every budget, or `TooManyAttempts` saying what was too many.
-    async fn admit(
-        &self,
-        budgets: &[Budget],
-        window: std::time::Duration,
-        what: &'static str,
-    ) -> Result<Reservation> {
-        match self.throttle.reserve(budgets, window).await {
+    async fn admit(&self, budgets: &[Budget], what: &'static str) -> Result<Reservation> {
+        match self.throttle.reserve(budgets).await {
             Verdict::Allowed(reservation) => Ok(reservation),
             Verdict::Blocked { retry_after_secs } => Err(Error::TooManyAttempts {
                 retry_after_secs,
@@ -170,22 +206,23 @@ impl Auth {
         }
     }
 
-    /// The active user with this email and password, or `Unauthenticated` (the same for every
-    /// reason).
+    /// The active user with this login and password, or `Unauthenticated` (the same for every
+    /// reason). Without an account or a stored password, one verification is still paid.
     async fn authenticate(
         &self,
         db: &impl ConnectionTrait,
-        email: &Email,
+        login: &Login,
         password: GivenPassword,
     ) -> Result<user::Model> {
-        let user = users::find_by_email(db, email).await?;
+        let user = login.account(db).await?;
         let stored = user.as_ref().and_then(|user| user.password.clone());
+        let email = user.as_ref().and_then(|user| user.email.as_deref());
         let published = self
             .published
             .iter()
-            .any(|(account, known)| account == email.as_str() && known == password.as_str());
+            .any(|(account, known)| Some(account.as_str()) == email && known == password.as_str());
         let matched = PasswordHashing::verify(&self.passwords, password, stored).await?;
         user.filter(|user| matched && user.is_active && !published)
-            .ok_or(Error::Unauthenticated(INVALID_CREDENTIALS))
+            .ok_or_else(|| login.refusal())
     }
 }

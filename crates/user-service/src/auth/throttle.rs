@@ -1,7 +1,8 @@
-//! Attempt budgets shared by replicas: the login throttle (failed logins per email and per
-//! client address) and the registration throttle (registrations per client address).
+//! Attempt budgets shared by replicas: the login throttle (failed logins per email, phone and
+//! client address), the registration throttle (registrations per client address) and the phone
+//! code throttle (codes per number and per client address).
 //!
-//! A budget allows `limit` *counted* attempts within a sliding window. An attempt first takes a
+//! A budget allows `limit` *counted* attempts within its sliding window. An attempt first takes a
 //! *pending* place in every budget it draws on, atomically with the check, and settles it when
 //! its outcome is known: counted (a failed password check, a registration) or not (a login that
 //! succeeded). A budget full of counted attempts refuses (429, `Retry-After` until the oldest
@@ -32,11 +33,13 @@ const SETTLE_WAIT: Duration = Duration::from_secs(10);
 /// How often a waiting attempt looks again.
 const SETTLE_POLL: Duration = Duration::from_millis(20);
 
-/// One budget an attempt draws on: its key and how many counted attempts it allows.
+/// One budget an attempt draws on: its key, and how many counted attempts it allows within
+/// what window.
 #[derive(Debug, Clone)]
 pub struct Budget {
     pub key: String,
     pub limit: u32,
+    pub window: Duration,
 }
 
 /// The answer to an attempt.
@@ -52,8 +55,9 @@ pub enum Verdict {
 #[derive(Debug)]
 struct Attempt {
     keys: Vec<String>,
+    /// Each budget's limit and window, in the order of `keys`.
+    limits: Vec<(u32, Duration)>,
     member: String,
-    window: Duration,
     in_redis: bool,
 }
 
@@ -67,10 +71,12 @@ pub struct Reservation {
 }
 
 impl Reservation {
-    /// Ends the reservation: `counted` keeps the attempt in its budgets for the window.
-    pub async fn settle(mut self, counted: bool) {
-        if let Some(attempt) = self.attempt.take() {
-            self.windows.settle(&attempt, counted).await;
+    /// Ends the reservation: `counted` keeps the attempt in its budgets for their windows.
+    /// Answers how long until every budget has room again (zero when they have).
+    pub async fn settle(mut self, counted: bool) -> Duration {
+        match self.attempt.take() {
+            Some(attempt) => self.windows.settle(&attempt, counted).await,
+            None => Duration::ZERO,
         }
     }
 }
@@ -101,18 +107,18 @@ enum Step {
     Busy,
 }
 
-/// KEYS: for each budget its counted set then its pending set. ARGV: window ms, pending
-/// lifetime ms, member, then each budget's limit. Answers 0 (reserved), -1 (busy) or the
+/// KEYS: for each budget its counted set then its pending set. ARGV: pending lifetime ms,
+/// member, then each budget's limit and window ms. Answers 0 (reserved), -1 (busy) or the
 /// milliseconds until the fullest budget frees a place.
 const RESERVE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[1])
-local pending_life = tonumber(ARGV[2])
+local pending_life = tonumber(ARGV[1])
 local wait = 0
 local busy = false
 for i = 1, #KEYS / 2 do
-  local counted, pending, limit = KEYS[2 * i - 1], KEYS[2 * i], tonumber(ARGV[3 + i])
+  local counted, pending = KEYS[2 * i - 1], KEYS[2 * i]
+  local limit, window = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
   redis.call('ZREMRANGEBYSCORE', counted, '-inf', now - window)
   redis.call('ZREMRANGEBYSCORE', pending, '-inf', now - pending_life)
   local used = redis.call('ZCARD', counted)
@@ -127,24 +133,33 @@ end
 if wait > 0 then return wait end
 if busy then return -1 end
 for i = 1, #KEYS / 2 do
-  redis.call('ZADD', KEYS[2 * i], now, ARGV[3])
+  redis.call('ZADD', KEYS[2 * i], now, ARGV[2])
   redis.call('PEXPIRE', KEYS[2 * i], pending_life)
 end
 return 0
 ";
 
-/// KEYS as for [`RESERVE`]. ARGV: window ms, member, `1` to count the attempt.
+/// KEYS as for [`RESERVE`]. ARGV: member, `1` to count the attempt, then each budget's limit
+/// and window ms. Answers the milliseconds until every budget has a free place (0: now).
 const SETTLE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local wait = 0
 for i = 1, #KEYS / 2 do
-  redis.call('ZREM', KEYS[2 * i], ARGV[2])
-  if ARGV[3] == '1' then
-    redis.call('ZADD', KEYS[2 * i - 1], now, ARGV[2])
-    redis.call('PEXPIRE', KEYS[2 * i - 1], tonumber(ARGV[1]))
+  local counted = KEYS[2 * i - 1]
+  local limit, window = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREM', KEYS[2 * i], ARGV[1])
+  if ARGV[2] == '1' then
+    redis.call('ZADD', counted, now, ARGV[1])
+    redis.call('PEXPIRE', counted, window)
+  end
+  if redis.call('ZCARD', counted) >= limit then
+    local oldest = redis.call('ZRANGE', counted, -limit, -limit, 'WITHSCORES')
+    local free_in = tonumber(oldest[2]) + window - now
+    if free_in > wait then wait = free_in end
   end
 end
-return 0
+return wait
 ";
 
 /// The throttle's budgets, cheap to clone.
@@ -187,10 +202,10 @@ impl Throttle {
         self.0.redis_connected()
     }
 
-    /// A pending place in every one of `budgets` (keys under the service's prefix), whose
-    /// counted attempts live `window`; waits while pending attempts alone fill a budget.
-    pub async fn reserve(&self, budgets: &[Budget], window: Duration) -> Verdict {
-        self.0.reserve(budgets, window).await
+    /// A pending place in every one of `budgets` (keys under the service's prefix); waits while
+    /// pending attempts alone fill a budget.
+    pub async fn reserve(&self, budgets: &[Budget]) -> Verdict {
+        self.0.reserve(budgets).await
     }
 
     /// Pings Redis (when configured) and updates its state; the health probe calls it.
@@ -251,7 +266,7 @@ impl Windows {
             .map(|redis| redis.up.load(Ordering::Relaxed))
     }
 
-    async fn reserve(self: &Arc<Self>, budgets: &[Budget], window: Duration) -> Verdict {
+    async fn reserve(self: &Arc<Self>, budgets: &[Budget]) -> Verdict {
         // One attempt at a time tries each first budget (an email, an address) in this process,
         // first come first served: a newcomer queues behind the attempts already waiting instead
         // of taking the place that just freed from under them.
@@ -262,15 +277,17 @@ impl Windows {
                 .iter()
                 .map(|budget| format!("{}{}", self.prefix, budget.key))
                 .collect(),
+            limits: budgets
+                .iter()
+                .map(|budget| (budget.limit, budget.window))
+                .collect(),
             // Unique across replicas (a process id is not: every container's first one is 1).
             member: uuid::Uuid::new_v4().simple().to_string(),
-            window,
             in_redis: false,
         };
-        let limits: Vec<u32> = budgets.iter().map(|budget| budget.limit).collect();
         let give_up = Instant::now() + SETTLE_WAIT;
         loop {
-            let (step, in_redis) = self.step(&attempt, &limits).await;
+            let (step, in_redis) = self.step(&attempt).await;
             match step {
                 Step::Reserved => {
                     return Verdict::Allowed(Reservation {
@@ -297,18 +314,17 @@ impl Windows {
     }
 
     /// One try at reserving, in Redis while it answers, else in the process.
-    async fn step(&self, attempt: &Attempt, limits: &[u32]) -> (Step, bool) {
+    async fn step(&self, attempt: &Attempt) -> (Step, bool) {
         if let Some(redis) = self.redis_if_up() {
             let mut invocation = redis.reserve.prepare_invoke();
             for key in &attempt.keys {
                 invocation.key(key).key(format!("{key}:pending"));
             }
             invocation
-                .arg(attempt.window.as_millis() as u64)
                 .arg(PENDING_LIFETIME.as_millis() as u64)
                 .arg(&attempt.member);
-            for limit in limits {
-                invocation.arg(*limit);
+            for (limit, window) in &attempt.limits {
+                invocation.arg(*limit).arg(window.as_millis() as u64);
             }
             let mut connection = redis.connection.clone();
             match invocation.invoke_async::<i64>(&mut connection).await {
@@ -318,29 +334,36 @@ impl Windows {
                 Err(error) => self.redis_failed(redis, &error),
             }
         }
-        let step = self.local().reserve(attempt, limits);
+        let step = self.local().reserve(attempt);
         (step, false)
     }
 
-    async fn settle(&self, attempt: &Attempt, counted: bool) {
-        if attempt.in_redis {
-            if let Some(redis) = &self.redis {
-                let mut invocation = redis.settle.prepare_invoke();
-                for key in &attempt.keys {
-                    invocation.key(key).key(format!("{key}:pending"));
-                }
-                invocation
-                    .arg(attempt.window.as_millis() as u64)
-                    .arg(&attempt.member)
-                    .arg(if counted { "1" } else { "0" });
-                let mut connection = redis.connection.clone();
-                if let Err(error) = invocation.invoke_async::<i64>(&mut connection).await {
-                    self.redis_failed(redis, &error);
-                }
-            }
-            return;
+    /// Settles `attempt` where it was reserved; answers how long until every budget has room.
+    async fn settle(&self, attempt: &Attempt, counted: bool) -> Duration {
+        if !attempt.in_redis {
+            return self.local().settle(attempt, counted);
         }
-        self.local().settle(attempt, counted);
+        let Some(redis) = &self.redis else {
+            return Duration::ZERO;
+        };
+        let mut invocation = redis.settle.prepare_invoke();
+        for key in &attempt.keys {
+            invocation.key(key).key(format!("{key}:pending"));
+        }
+        invocation
+            .arg(&attempt.member)
+            .arg(if counted { "1" } else { "0" });
+        for (limit, window) in &attempt.limits {
+            invocation.arg(*limit).arg(window.as_millis() as u64);
+        }
+        let mut connection = redis.connection.clone();
+        match invocation.invoke_async::<i64>(&mut connection).await {
+            Ok(wait_ms) => Duration::from_millis(wait_ms.max(0) as u64),
+            Err(error) => {
+                self.redis_failed(redis, &error);
+                Duration::ZERO
+            }
+        }
     }
 
     fn redis_if_up(&self) -> Option<&RedisWindows> {
@@ -384,6 +407,7 @@ fn seconds(wait: Duration) -> u64 {
 /// One budget's attempts in the process: counted ones in the window, and pending ones.
 #[derive(Default)]
 struct LocalWindow {
+    window: Duration,
     counted: VecDeque<(Instant, String)>,
     pending: Vec<(Instant, String)>,
 }
@@ -396,9 +420,8 @@ struct LocalWindows {
 }
 
 impl LocalWindows {
-    fn reserve(&mut self, attempt: &Attempt, limits: &[u32]) -> Step {
+    fn reserve(&mut self, attempt: &Attempt) -> Step {
         let now = Instant::now();
-        let window = attempt.window;
         self.reservations += 1;
         if self.reservations.is_multiple_of(1024) {
             // Forget keys whose window has emptied, so a flood of new emails cannot grow the map.
@@ -407,13 +430,14 @@ impl LocalWindows {
                     || entry
                         .counted
                         .back()
-                        .is_some_and(|(at, _)| now.duration_since(*at) < window)
+                        .is_some_and(|(at, _)| now.duration_since(*at) < entry.window)
             });
         }
         let mut wait = Duration::ZERO;
         let mut busy = false;
-        for (key, limit) in attempt.keys.iter().zip(limits) {
+        for (key, &(limit, window)) in attempt.keys.iter().zip(&attempt.limits) {
             let entry = self.windows.entry(key.clone()).or_default();
+            entry.window = window;
             while entry
                 .counted
                 .front()
@@ -424,7 +448,7 @@ impl LocalWindows {
             entry
                 .pending
                 .retain(|(at, _)| now.duration_since(*at) < PENDING_LIFETIME);
-            let limit = *limit as usize;
+            let limit = limit as usize;
             if entry.counted.len() >= limit {
                 if let Some((oldest, _)) = entry.counted.front() {
                     wait = wait.max(window.saturating_sub(now.duration_since(*oldest)));
@@ -446,16 +470,26 @@ impl LocalWindows {
         Step::Reserved
     }
 
-    fn settle(&mut self, attempt: &Attempt, counted: bool) {
+    fn settle(&mut self, attempt: &Attempt, counted: bool) -> Duration {
         let now = Instant::now();
-        for key in &attempt.keys {
+        let mut wait = Duration::ZERO;
+        for (key, &(limit, window)) in attempt.keys.iter().zip(&attempt.limits) {
             if let Some(entry) = self.windows.get_mut(key) {
                 entry.pending.retain(|(_, id)| *id != attempt.member);
                 if counted {
                     entry.counted.push_back((now, attempt.member.clone()));
                 }
+                let used = entry.counted.len();
+                // The place that frees first once the budget is full: the `limit`-th newest.
+                let limit = limit as usize;
+                if used >= limit
+                    && let Some((at, _)) = entry.counted.get(used - limit)
+                {
+                    wait = wait.max(window.saturating_sub(now.duration_since(*at)));
+                }
             }
         }
+        wait
     }
 }
 
@@ -464,10 +498,11 @@ mod tests {
     use super::*;
 
     fn reservation(member: &str) -> Attempt {
+        let window = Duration::from_secs(60);
         Attempt {
             keys: vec!["e".to_owned(), "a".to_owned()],
+            limits: vec![(2, window), (100, window)],
             member: member.to_owned(),
-            window: Duration::from_secs(60),
             in_redis: false,
         }
     }
@@ -475,22 +510,15 @@ mod tests {
     #[test]
     fn pending_attempts_make_a_newcomer_wait_and_only_counted_ones_refuse() {
         let mut local = LocalWindows::default();
-        let limits = [2, 100];
         let (first, second) = (reservation("1"), reservation("2"));
-        assert!(matches!(local.reserve(&first, &limits), Step::Reserved));
-        assert!(matches!(local.reserve(&second, &limits), Step::Reserved));
-        assert!(matches!(
-            local.reserve(&reservation("3"), &limits),
-            Step::Busy
-        ));
+        assert!(matches!(local.reserve(&first), Step::Reserved));
+        assert!(matches!(local.reserve(&second), Step::Reserved));
+        assert!(matches!(local.reserve(&reservation("3")), Step::Busy));
         local.settle(&first, false);
-        assert!(matches!(
-            local.reserve(&reservation("4"), &limits),
-            Step::Reserved
-        ));
+        assert!(matches!(local.reserve(&reservation("4")), Step::Reserved));
         local.settle(&second, true);
         local.settle(&reservation("4"), true);
-        match local.reserve(&reservation("5"), &limits) {
+        match local.reserve(&reservation("5")) {
             Step::Full(wait) => assert!(wait > Duration::from_secs(59), "{wait:?}"),
             _ => panic!("two counted attempts fill a budget of two"),
         }
@@ -502,15 +530,15 @@ mod tests {
         let budgets = [Budget {
             key: "login:email:a@example.com".to_owned(),
             limit: 1,
+            window: Duration::from_secs(60),
         }];
-        let window = Duration::from_secs(60);
-        let Verdict::Allowed(first) = throttle.reserve(&budgets, window).await else {
+        let Verdict::Allowed(first) = throttle.reserve(&budgets).await else {
             panic!("an empty budget has room");
         };
         // The request holding it went away (its future was dropped) before settling.
         drop(first);
         let started = Instant::now();
-        let Verdict::Allowed(second) = throttle.reserve(&budgets, window).await else {
+        let Verdict::Allowed(second) = throttle.reserve(&budgets).await else {
             panic!("the place was given back");
         };
         assert!(
@@ -519,7 +547,7 @@ mod tests {
         );
         second.settle(true).await;
         assert!(matches!(
-            throttle.reserve(&budgets, window).await,
+            throttle.reserve(&budgets).await,
             Verdict::Blocked { .. }
         ));
     }

@@ -41,25 +41,29 @@ struct Claims {
 }
 
 impl Tokens {
-    /// From the configured secret, or a random per-process one (with a warning) when none is
-    /// configured outside production.
-    pub fn new(settings: &AuthSettings) -> Self {
-        let secret: Vec<u8> = match &settings.jwt_secret {
+    /// The signing key: the configured secret, or a random per-process one (with a warning)
+    /// when none is configured outside production. Phone codes derive their key from it too.
+    pub fn secret(settings: &AuthSettings) -> Vec<u8> {
+        match &settings.jwt_secret {
             Some(secret) => secret.expose_secret().as_bytes().to_vec(),
             None => {
                 tracing::warn!(
-                    "JWT_SECRET is not set: using a random secret for this process; tokens stop working when it restarts and other replicas reject them"
+                    "JWT_SECRET is not set: using a random secret for this process; tokens and phone codes stop working when it restarts and other replicas reject them"
                 );
                 password::random_bytes::<32>().to_vec()
             }
-        };
+        }
+    }
+
+    /// Tokens signed with `secret` (see [`Tokens::secret`]).
+    pub fn new(settings: &AuthSettings, secret: &[u8]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub", "iat"]);
         Self {
-            encoding: EncodingKey::from_secret(&secret),
-            decoding: DecodingKey::from_secret(&secret),
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
             validation,
             lifetime: settings.token_lifetime,
         }

@@ -53,8 +53,26 @@ pub async fn find_by_email(db: &impl ConnectionTrait, email: &Email) -> Result<O
         .await?)
 }
 
-/// A user to create. `password` is already hashed; `None` makes an account that cannot log in
-/// until a password is set.
+/// The user who holds `phone`, proven or not.
+async fn find_by_phone(db: &impl ConnectionTrait, phone: &Phone) -> Result<Option<Model>> {
+    Ok(Users::find()
+        .filter(Column::Phone.eq(phone.as_str()))
+        .one(db)
+        .await?)
+}
+
+/// The user whose **proven** phone this is: an unverified one signs no one in.
+pub async fn find_by_verified_phone(
+    db: &impl ConnectionTrait,
+    phone: &Phone,
+) -> Result<Option<Model>> {
+    Ok(find_by_phone(db, phone)
+        .await?
+        .filter(|user| user.phone_verified_at.is_some()))
+}
+
+/// A user to create with an email (registration, an admin). `password` is already hashed;
+/// `None` makes an account that cannot log in until a password is set.
 #[derive(Debug)]
 pub struct NewUser {
     pub name: Name,
@@ -80,6 +98,83 @@ pub async fn create(db: &impl ConnectionTrait, new: NewUser) -> Result<Model> {
         ..ActiveModel::new()
     };
     Ok(user.insert(db).await?)
+}
+
+const PHONE_IN_USE: &str = "phone is verified on another account";
+const ONLY_WAY_IN: &str =
+    "phone is this account's only way to sign in; prove the new number with a code instead";
+
+/// The account a proven `phone` signs in: its verified owner, or else a new account (provider
+/// `phone`, named `name` or the number, no email, no password), made after taking the number
+/// off any account that holds it unproven. Answers the user and whether he was created.
+pub async fn for_proven_phone(
+    txn: &impl ConnectionTrait,
+    phone: &Phone,
+    name: Option<Name>,
+) -> Result<(Model, bool)> {
+    if let Some(holder) = find_by_phone(txn, phone).await? {
+        if holder.phone_verified_at.is_some() {
+            return Ok((holder, false));
+        }
+        release_unproven(txn, holder).await?;
+    }
+    let user = ActiveModel {
+        name: Set(name.map_or_else(|| phone.as_str().to_owned(), Name::into_string)),
+        email: Set(None),
+        phone: Set(Some(phone.as_str().to_owned())),
+        phone_verified_at: Set(Some(shared::entities::now())),
+        password: Set(None),
+        auth_provider: Set(AuthProvider::Phone),
+        oauth_id: Set(None),
+        role: Set(UserRole::User),
+        avatar_url: Set(None),
+        is_active: Set(true),
+        ..ActiveModel::new()
+    };
+    Ok((user.insert(txn).await?, true))
+}
+
+/// Gives user `id` the proven `phone`, replacing his own number: 409 when it is proven on
+/// another account; taken off an account that holds it unproven.
+pub async fn attach_proven_phone(
+    txn: &impl ConnectionTrait,
+    id: Uuid,
+    phone: &Phone,
+) -> Result<Model> {
+    if let Some(holder) = find_by_phone(txn, phone).await? {
+        if holder.id != id && holder.phone_verified_at.is_some() {
+            return Err(Error::Conflict(PHONE_IN_USE.to_owned()));
+        }
+        if holder.id != id {
+            release_unproven(txn, holder).await?;
+        }
+    }
+    let user = find(txn, id)
+        .await?
+        .ok_or(Error::NotFound(USER_NOT_FOUND))?;
+    let mut user = user.into_active_model();
+    user.phone = Set(Some(phone.as_str().to_owned()));
+    user.phone_verified_at = Set(Some(shared::entities::now()));
+    Ok(user.update(txn).await?)
+}
+
+/// Takes an unproven number off `holder`: its real owner has just proven it.
+async fn release_unproven(txn: &impl ConnectionTrait, holder: Model) -> Result<()> {
+    let mut holder = holder.into_active_model();
+    holder.phone = Set(None);
+    holder.update(txn).await?;
+    Ok(())
+}
+
+/// Whether changing `user`'s phone would leave him no way to sign in: a proven phone that is his
+/// only one (no email, no OAuth provider).
+fn phone_is_only_way_in(user: &Model) -> bool {
+    user.phone_verified_at.is_some()
+        && user.email.is_none()
+        && matches!(
+            user.auth_provider,
+            AuthProvider::Email | AuthProvider::Phone
+        )
 }
 
 /// Which avatar addresses are stored: `https` always; plain `http` only where allowed (outside
@@ -182,7 +277,8 @@ fn required<T>(field: Option<Option<T>>, message: &str) -> Result<Option<T>> {
 }
 
 /// Applies `change` to user `id` for `caller`: an admin may change anything of anyone; a user
-/// his own name, phone, avatar and password (with his current password).
+/// his own name, phone, avatar and password (with his current password, if he has one). A
+/// new phone is unproven until a code proves it.
 pub async fn change(
     db: &DatabaseConnection,
     passwords: &impl PasswordHashing,
@@ -209,7 +305,8 @@ pub async fn change(
     let password = match change.password {
         None => None,
         Some(new_password) => {
-            if is_self {
+            // An account without a password (phone, OAuth) sets its first one freely.
+            if is_self && caller.user.password.is_some() {
                 let current = change
                     .current_password
                     .ok_or_else(|| Error::invalid("current_password should not be empty"))?;
@@ -302,6 +399,8 @@ async fn update(
         return Ok(None);
     };
     let was_active_admin = is_active_admin(&existing);
+    let only_way_in = phone_is_only_way_in(&existing);
+    let existing_phone = existing.phone.clone();
     let mut user = existing.into_active_model();
     if let Some(name) = changes.name {
         user.name = Set(name);
@@ -309,8 +408,14 @@ async fn update(
     if let Some(email) = changes.email {
         user.email = Set(Some(email));
     }
-    if let Some(phone) = changes.phone {
+    if let Some(phone) = changes.phone
+        && phone != existing_phone
+    {
+        if only_way_in {
+            return Err(Error::Conflict(ONLY_WAY_IN.to_owned()));
+        }
         user.phone = Set(phone);
+        user.phone_verified_at = Set(None);
     }
     if let Some(password) = changes.password {
         user.password = Set(Some(password));

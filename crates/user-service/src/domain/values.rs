@@ -63,18 +63,24 @@ impl PartialSchema for Email {
 
 impl ToSchema for Email {}
 
-/// A phone number: an optional `+` and 7 to 15 digits.
+/// A phone number in international form (`+` and the country code; spaces, `-`, `.` and
+/// parentheses between the digits are allowed) that can exist, kept in E.164 form
+/// (`shared::phone`): `+84 90 123 4567` is `+84901234567`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Phone(String);
 
-/// The rule of [`Phone`], as the document states it.
-const PHONE_PATTERN: &str = r"^\+?[0-9]{7,15}$";
-
 impl Phone {
+    /// What follows the field's name when a number is refused.
+    pub const PROBLEM: &'static str =
+        "must be a valid phone number in international form (+ and the country code)";
+
     pub fn parse(raw: &str) -> Option<Self> {
-        let digits = raw.strip_prefix('+').unwrap_or(raw);
-        ((7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| Self(raw.to_owned()))
+        shared::phone::normalise(raw).map(Self)
+    }
+
+    /// E.164.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
     pub fn into_string(self) -> String {
@@ -85,22 +91,65 @@ impl Phone {
 impl<'de> Deserialize<'de> for Phone {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
-        Self::parse(&raw).ok_or_else(|| {
-            D::Error::custom("must be a phone number: an optional + and 7 to 15 digits")
-        })
+        Self::parse(&raw).ok_or_else(|| D::Error::custom(Self::PROBLEM))
     }
 }
 
 impl PartialSchema for Phone {
     fn schema() -> RefOr<Schema> {
         string()
-            .pattern(Some(PHONE_PATTERN))
+            .format(Some(SchemaFormat::Custom("phone".to_owned())))
+            .pattern(Some(shared::phone::WRITTEN_PATTERN))
+            .max_length(Some(shared::phone::MAX_WRITTEN_LENGTH))
             .examples([serde_json::json!("+84901234567")])
+            .description(Some(
+                "International form: + and the country code, then the number (spaces, -, . and parentheses allowed); it must be a number that can exist. Stored and answered in E.164 form (+84 90 123 4567 is +84901234567).",
+            ))
             .into()
     }
 }
 
 impl ToSchema for Phone {}
+
+/// A one-time code as a client sends it back: six digits.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OneTimeCode(String);
+
+impl OneTimeCode {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for OneTimeCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OneTimeCode(<redacted>)")
+    }
+}
+
+impl<'de> Deserialize<'de> for OneTimeCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        if raw.len() == 6 && raw.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(raw))
+        } else {
+            Err(D::Error::custom("must be 6 digits"))
+        }
+    }
+}
+
+impl PartialSchema for OneTimeCode {
+    fn schema() -> RefOr<Schema> {
+        string()
+            .pattern(Some("^[0-9]{6}$"))
+            .min_length(Some(6))
+            .max_length(Some(6))
+            .examples([serde_json::json!("123456")])
+            .into()
+    }
+}
+
+impl ToSchema for OneTimeCode {}
 
 /// Defines a string newtype whose length, in characters, is within `min..=max`.
 /// `redacted` ones never show their value in `Debug`.

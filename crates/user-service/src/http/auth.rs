@@ -5,14 +5,17 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde_json::json;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema};
+use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ErrorBody, Result};
+use super::error::{ApiError, ErrorBody, Result};
 use super::extract::{ClientAddress, SigningIn, ValidJson};
 use super::users::UserResponse;
-use crate::auth::{Registering, SignedIn};
+use crate::auth::{Login, Registering, SignedIn};
 use crate::domain::values::{Credential, Email, GivenPassword, Name, Password, Phone};
 use crate::domain::{CurrentUser, sessions};
 use crate::state::AppState;
@@ -60,14 +63,37 @@ async fn register(
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// `{email, password}` or `{phone, password}`: exactly one of `email` and `phone`.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[schema(example = "admin@chatai.com")]
-    email: Email,
-    #[schema(example = "Admin@123")]
+    email: Option<Email>,
+    phone: Option<Phone>,
     password: GivenPassword,
 }
+
+impl PartialSchema for LoginRequest {
+    fn schema() -> RefOr<Schema> {
+        let login = |field: &str, schema: RefOr<Schema>| {
+            ObjectBuilder::new()
+                .property(field, schema)
+                .required(field)
+                .property("password", GivenPassword::schema())
+                .required("password")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        OneOfBuilder::new()
+            .item(login("email", Email::schema()))
+            .item(login("phone", Phone::schema()))
+            .description(Some(
+                "Exactly one of `email` and `phone` (a verified one), with the password.",
+            ))
+            .examples([json!({"email": "admin@chatai.com", "password": "Admin@123"})])
+            .into()
+    }
+}
+
+impl ToSchema for LoginRequest {}
 
 /// A signed-in session: what every sign-in and every refresh answers.
 /// No `Debug`: it holds both tokens.
@@ -89,7 +115,7 @@ pub struct SessionBody {
 }
 
 impl SessionBody {
-    fn new(state: &AppState, signed_in: SignedIn) -> Self {
+    pub(super) fn new(state: &AppState, signed_in: SignedIn) -> Self {
         Self {
             access_token: signed_in.access_token,
             token_type: "Bearer",
@@ -101,8 +127,9 @@ impl SessionBody {
     }
 }
 
-/// Log in with email and password, starting a session. A wrong password, an unknown email and
-/// an inactive account get the same 401 and take the same time.
+/// Log in with an email or a verified phone and a password, starting a session. A wrong
+/// password, an unknown account, an unverified phone and an inactive account get the same 401
+/// (`Invalid email or password`, or `Invalid phone or password`) and take the same time.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, body = SessionBody),
@@ -115,9 +142,15 @@ async fn login(
     SigningIn(client): SigningIn,
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> Result<Json<SessionBody>> {
+    let login = match (body.email, body.phone) {
+        (Some(email), None) => Login::Email(email),
+        (None, Some(phone)) => Login::Phone(phone),
+        // The validation lets exactly one through; this answers for it all the same.
+        _ => return Err(ApiError::invalid("email or phone must be given, not both")),
+    };
     let signed_in = state
         .auth
-        .login(&state.db, &body.email, body.password, &client)
+        .login(&state.db, &login, body.password, &client)
         .await?;
     Ok(Json(SessionBody::new(&state, signed_in)))
 }

@@ -3,7 +3,8 @@
 //! - [`ValidJson`]: a JSON object body, unknown fields refused, every field valid.
 //! - [`ValidQuery`]: the query string, unknown parameters refused, every parameter valid.
 //! - [`Id`] and [`Ids`]: UUID path parameters.
-//! - [`Caller`] (a verified token) and [`CurrentUser`] (its user, looked up and active).
+//! - [`Caller`] (a verified token) and [`CurrentUser`] (its user, looked up and active), and
+//!   [`MaybeSignedIn`] for the endpoints that also serve anonymous callers.
 //! - [`ClientAddress`]: the client's address, for the throttles.
 
 use axum::body::Bytes;
@@ -167,6 +168,23 @@ impl FromRequestParts<AppState> for CurrentUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
         Ok(caller.look_up(&state.db).await?)
+    }
+}
+
+/// The signed-in user when the request carries `Authorization`, `None` when it carries none. A
+/// credential that is there but not valid is a 401, never an anonymous request.
+pub struct MaybeSignedIn(pub Option<CurrentUser>);
+
+impl FromRequestParts<AppState> for MaybeSignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if !parts.headers.contains_key(AUTHORIZATION) {
+            return Ok(Self(None));
+        }
+        CurrentUser::from_request_parts(parts, state)
+            .await
+            .map(|user| Self(Some(user)))
     }
 }
 

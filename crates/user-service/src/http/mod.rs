@@ -18,6 +18,7 @@ mod fallback;
 mod health;
 pub mod openapi;
 pub mod pagination;
+mod phone;
 mod projects;
 pub mod request_trace;
 pub mod serve;
@@ -43,6 +44,7 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(auth::router())
+        .merge(phone::router())
         .merge(sessions::router())
         .merge(users::router())
         .merge(projects::router())

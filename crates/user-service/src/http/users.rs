@@ -38,7 +38,14 @@ pub struct UserResponse {
     /// `null` for an account made by phone or by a provider that gave no verified email.
     #[schema(example = "admin@chatai.com")]
     pub email: Option<String>,
+    /// E.164 (numbers stored before E.164 was required, and never changed since, may be in the
+    /// form they were given).
+    #[schema(example = "+84901234567")]
     pub phone: Option<String>,
+    /// When a one-time code proved `phone`; `null`: not proven, so it cannot sign in.
+    #[serde(with = "timestamp::optional")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub phone_verified_at: Option<DateTime<Utc>>,
     pub auth_provider: AuthProvider,
     pub role: UserRole,
     pub avatar_url: Option<String>,
@@ -56,6 +63,7 @@ impl From<user::Model> for UserResponse {
             name: user.name,
             email: user.email,
             phone: user.phone,
+            phone_verified_at: user.phone_verified_at,
             auth_provider: user.auth_provider,
             role: user.role,
             avatar_url: user.avatar_url,

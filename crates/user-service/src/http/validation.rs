@@ -95,7 +95,7 @@ where
         }
         known
     });
-    let required = required_fields::<T>();
+    let required = required_fields::<T>(&map, &mut problems);
     // A required field that is absent is tried as an empty string, so its value type says what
     // an empty one lacks (`"password must be longer than or equal to 8 characters"`).
     let mut absent: Vec<String> = Vec::new();
@@ -199,11 +199,56 @@ pub fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
 }
 
 /// The fields `T`'s schema marks required: those without a default that are not optional.
-fn required_fields<T: ToSchema>() -> Vec<String> {
-    match <T as PartialSchema>::schema() {
-        RefOr::T(Schema::Object(object)) => object.required,
-        _ => Vec::new(),
+/// A schema that is `oneOf` objects (a login by email or by phone, a member by id or by email)
+/// requires what every alternative does, and the fields of the one alternative `map` chose;
+/// choosing none or several is one problem (`"email or phone must be given, not both"`).
+fn required_fields<T: ToSchema>(map: &Map<String, Value>, problems: &mut Problems) -> Vec<String> {
+    let alternatives: Vec<Vec<String>> = match <T as PartialSchema>::schema() {
+        RefOr::T(Schema::Object(object)) => return object.required,
+        RefOr::T(Schema::OneOf(one_of)) => one_of
+            .items
+            .into_iter()
+            .filter_map(|item| match item {
+                RefOr::T(Schema::Object(object)) => Some(object.required),
+                _ => None,
+            })
+            .collect(),
+        _ => return Vec::new(),
+    };
+    let common = |field: &String| alternatives.iter().all(|other| other.contains(field));
+    // Each alternative's own field: what tells it from the others.
+    let own: Vec<&String> = alternatives
+        .iter()
+        .filter_map(|fields| fields.iter().find(|field| !common(field)))
+        .collect();
+    let chosen: Vec<&Vec<String>> = alternatives
+        .iter()
+        .filter(|fields| {
+            fields
+                .iter()
+                .any(|field| !common(field) && map.contains_key(field))
+        })
+        .collect();
+    if let [only] = chosen.as_slice() {
+        return (*only).clone();
     }
+    if let Some(first) = own.first() {
+        let names: Vec<&str> = own.iter().map(|field| field.as_str()).collect();
+        problems.add(
+            first,
+            format!("{} must be given, not both", names.join(" or ")),
+        );
+    }
+    alternatives
+        .first()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter(|field| common(field))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A deserializer that only records the field list a struct's `Deserialize` hands it.

@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, json_of};
 
 /// Every operation of the API: what clients are written against (API.md), frozen here so a
 /// route cannot appear or vanish without this list (and the document) changing.
-const OPERATIONS: [(&str, &str); 35] = [
+const OPERATIONS: [(&str, &str); 37] = [
     ("DELETE", "/auth/sessions/{id}"),
     ("DELETE", "/conversations/{id}"),
     ("DELETE", "/projects/{id}"),
@@ -35,6 +35,8 @@ const OPERATIONS: [(&str, &str); 35] = [
     ("POST", "/auth/logout"),
     ("POST", "/auth/logout-all"),
     ("POST", "/auth/refresh"),
+    ("POST", "/auth/phone/otp"),
+    ("POST", "/auth/phone/verify"),
     ("POST", "/auth/register"),
     ("POST", "/conversations"),
     ("POST", "/conversations/{id}/messages"),

@@ -43,7 +43,8 @@ on_both_backends!(
     deleting_a_project_owner_deletes_the_project_with_its_other_members_and_conversations,
 );
 
-const PHONE_MESSAGE: &str = "phone must be a phone number: an optional + and 7 to 15 digits";
+const PHONE_MESSAGE: &str =
+    "phone must be a valid phone number in international form (+ and the country code)";
 const NO_BODY: Value = Value::Null;
 
 fn forbidden() -> (u16, Value) {
@@ -283,7 +284,7 @@ async fn user_changes_his_own_name_phone_and_avatar_url(database: TestDatabase) 
     let as_me = app.by(&me);
     let path = user_path(me.id());
     let avatar = "https://cdn.example.com/me.png";
-    let changes = json!({"name": "New Name", "phone": "+15551234567", "avatar_url": avatar});
+    let changes = json!({"name": "New Name", "phone": "+16502530000", "avatar_url": avatar});
     let fields = "name phone avatar_url";
     assert_eq!(
         pick(&as_me.ok("PATCH", &path, changes.clone()).await, fields),
@@ -296,7 +297,7 @@ async fn user_changes_his_own_name_phone_and_avatar_url(database: TestDatabase) 
 
     // PUT takes a partial body too: what it leaves out stays.
     let body = as_me.ok("PUT", &path, json!({"name": "Put Name"})).await;
-    let expected = json!({"name": "Put Name", "phone": "+15551234567", "avatar_url": avatar});
+    let expected = json!({"name": "Put Name", "phone": "+16502530000", "avatar_url": avatar});
     assert_eq!(pick(&body, fields), expected);
 }
 
@@ -332,15 +333,15 @@ async fn admin_creates_a_user_showing_only_public_fields_with_a_normalised_email
         "name": "New Person",
         "email": "  New.Person@Example.COM ",
         "password": "long-enough",
-        "phone": "+441234567890",
+        "phone": "+442079460958",
         "avatar_url": "https://cdn.example.com/new.png",
     });
     let user = as_admin.post("/users", body).await;
-    let expected = "auth_provider avatar_url created_at email id is_active name phone role \
+    let expected = "auth_provider avatar_url created_at email id is_active name phone phone_verified_at role \
                     updated_at";
     assert_eq!(fields_of(&user), expected);
     let expected = json!({
-        "name": "New Person", "email": "new.person@example.com", "phone": "+441234567890",
+        "name": "New Person", "email": "new.person@example.com", "phone": "+442079460958",
         "auth_provider": "email", "role": "user", "avatar_url": "https://cdn.example.com/new.png",
         "is_active": true,
     });
@@ -404,14 +405,14 @@ async fn taken_email_in_any_case_or_taken_phone_answers_409_saying_which(databas
         app.user(UserRole::User).await,
     );
     let (as_admin, as_other) = (app.by(&admin), app.by(&other));
-    let first = json!({"name": "First", "email": "taken@example.com", "phone": "+15550001111"});
+    let first = json!({"name": "First", "email": "taken@example.com", "phone": "+16502530001"});
     as_admin.post("/users", first).await;
 
     let same_email = json!({"name": "Second", "email": " TAKEN@Example.com"});
     let answer = as_admin.send("POST", "/users", same_email).await;
     assert_eq!(answer, error(409, "email already exists"));
     let same_phone =
-        json!({"name": "Third", "email": "third@example.com", "phone": "+15550001111"});
+        json!({"name": "Third", "email": "third@example.com", "phone": "+16502530001"});
     let answer = as_admin.send("POST", "/users", same_phone).await;
     assert_eq!(answer, error(409, "phone already exists"));
 
@@ -421,7 +422,7 @@ async fn taken_email_in_any_case_or_taken_phone_answers_409_saying_which(databas
         .await;
     assert_eq!(answer, error(409, "email already exists"));
     let answer = as_other
-        .send("PATCH", &path, json!({"phone": "+15550001111"}))
+        .send("PATCH", &path, json!({"phone": "+16502530001"}))
         .await;
     assert_eq!(answer, error(409, "phone already exists"));
     assert_eq!(all_users(&app).await, 3);
@@ -457,6 +458,8 @@ async fn invalid_create_bodies_answer_400_with_one_message_per_problem(database:
         "++1234567",
         "555 123 4567",
         "+15551234a",
+        "+15551234567",
+        "0901234567",
     ];
     for phone in bad_phones {
         let body = json!({"name": "P", "email": "p@example.com", "phone": phone});
@@ -468,9 +471,15 @@ async fn invalid_create_bodies_answer_400_with_one_message_per_problem(database:
         );
     }
     assert_eq!(all_users(&app).await, 1);
-    for (n, phone) in ["1234567", "+123456789012345"].into_iter().enumerate() {
+    for (n, (phone, e164)) in [
+        ("+16502530000", "+16502530000"),
+        ("+44 20 7946 0958", "+442079460958"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let body = json!({"name": "P", "email": format!("p{n}@example.com"), "phone": phone});
-        assert_eq!(as_admin.post("/users", body).await["phone"], json!(phone));
+        assert_eq!(as_admin.post("/users", body).await["phone"], json!(e164));
     }
 }
 
@@ -479,7 +488,7 @@ async fn patch_with_phone_null_clears_the_phone(database: TestDatabase) {
     let me = app.user(UserRole::User).await;
     let as_me = app.by(&me);
     let path = user_path(me.id());
-    let phone = json!({"phone": "+15557654321", "avatar_url": "https://cdn.example.com/a.png"});
+    let phone = json!({"phone": "+16502530002", "avatar_url": "https://cdn.example.com/a.png"});
     assert_eq!(
         pick(
             &as_me.ok("PATCH", &path, phone.clone()).await,
@@ -498,12 +507,12 @@ async fn patch_with_phone_null_clears_the_phone(database: TestDatabase) {
 
     // The number is free again.
     let other = app.user(UserRole::User).await;
-    let take = json!({"phone": "+15557654321"});
+    let take = json!({"phone": "+16502530002"});
     let body = app
         .by(&other)
         .ok("PATCH", &user_path(other.id()), take)
         .await;
-    assert_eq!(body["phone"], json!("+15557654321"));
+    assert_eq!(body["phone"], json!("+16502530002"));
 }
 
 async fn last_active_admin_cannot_be_deleted_demoted_or_deactivated(database: TestDatabase) {
