@@ -8,7 +8,8 @@
 //! which the older code reads as it is.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
+
+use crate::helpers::normalise_users_column;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -16,47 +17,12 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        let backend = manager.get_database_backend();
-        let rows = db
-            .query_all_raw(Statement::from_string(backend, "SELECT email FROM users"))
-            .await?;
-        for row in rows {
-            let email: String = row.try_get("", "email")?;
-            let Some(normalised) = shared::email::normalise(&email) else {
-                continue;
-            };
-            if normalised == email {
-                continue;
-            }
-            let users = Alias::new("users");
-            let column = Alias::new("email");
-            let taken = db
-                .query_one_raw(
-                    backend.build(
-                        Query::select()
-                            .expr(Expr::val(1))
-                            .from(users.clone())
-                            .and_where(Expr::col(column.clone()).eq(normalised.as_str())),
-                    ),
-                )
-                .await?;
-            if taken.is_some() {
-                return Err(DbErr::Migration(format!(
-                    "users {email:?} and {normalised:?} are one address in two spellings; rename one of them, then migrate again"
-                )));
-            }
-            db.execute_raw(
-                backend.build(
-                    Query::update()
-                        .table(users)
-                        .value(column.clone(), normalised)
-                        .and_where(Expr::col(column).eq(email)),
-                ),
+        normalise_users_column(manager, "email", shared::email::normalise, |email, normalised| {
+            format!(
+                "users {email:?} and {normalised:?} are one address in two spellings; rename one of them, then migrate again"
             )
-            .await?;
-        }
-        Ok(())
+        })
+        .await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {

@@ -16,9 +16,8 @@
 //! the numbers in E.164 form, which the older code reads as it is.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
 
-use crate::helpers::index;
+use crate::helpers::{index, normalise_users_column};
 use crate::m20261124_000001_initial_schema::Schema;
 
 #[derive(DeriveMigrationName)]
@@ -66,7 +65,12 @@ impl MigrationTrait for Migration {
                 &["expires_at"],
             ))
             .await?;
-        normalise_phones(manager).await
+        normalise_users_column(manager, "phone", shared::phone::normalise, |phone, normalised| {
+            format!(
+                "users' phones {phone:?} and {normalised:?} are one number in two spellings; change one of them, then migrate again"
+            )
+        })
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -74,52 +78,4 @@ impl MigrationTrait for Migration {
             .drop_table(Table::drop().table("phone_codes").to_owned())
             .await
     }
-}
-
-/// Rewrites every stored number that `shared::phone` reads in its E.164 form.
-async fn normalise_phones(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    let backend = manager.get_database_backend();
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            backend,
-            "SELECT phone FROM users WHERE phone IS NOT NULL",
-        ))
-        .await?;
-    let users = Alias::new("users");
-    let column = Alias::new("phone");
-    for row in rows {
-        let phone: String = row.try_get("", "phone")?;
-        let Some(normalised) = shared::phone::normalise(&phone) else {
-            continue;
-        };
-        if normalised == phone {
-            continue;
-        }
-        let taken = db
-            .query_one_raw(
-                backend.build(
-                    Query::select()
-                        .expr(Expr::val(1))
-                        .from(users.clone())
-                        .and_where(Expr::col(column.clone()).eq(normalised.as_str())),
-                ),
-            )
-            .await?;
-        if taken.is_some() {
-            return Err(DbErr::Migration(format!(
-                "users' phones {phone:?} and {normalised:?} are one number in two spellings; change one of them, then migrate again"
-            )));
-        }
-        db.execute_raw(
-            backend.build(
-                Query::update()
-                    .table(users.clone())
-                    .value(column.clone(), normalised)
-                    .and_where(Expr::col(column.clone()).eq(phone)),
-            ),
-        )
-        .await?;
-    }
-    Ok(())
 }
