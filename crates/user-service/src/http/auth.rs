@@ -96,7 +96,7 @@ impl PartialSchema for LoginRequest {
 impl ToSchema for LoginRequest {}
 
 /// A signed-in session: what every sign-in and every refresh answers.
-/// No `Debug`: it holds both tokens.
+// No `Debug`: it holds both tokens.
 #[derive(Serialize, ToSchema)]
 pub struct SessionBody {
     /// The access token (an HS256 JWT with `sub`, `sid`, `iat`, `exp`).

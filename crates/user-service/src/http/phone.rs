@@ -111,7 +111,7 @@ async fn verify_code(
 }
 
 /// A 200 of `POST /auth/phone/verify`: a session body (anonymous) or the user (signed in).
-/// No `Debug`: it may hold tokens.
+// No `Debug`: it may hold tokens.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum PhoneVerified {

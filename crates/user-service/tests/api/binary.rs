@@ -53,6 +53,45 @@ fn each_invalid_variable_stops_the_service_with_exit_2_and_one_line_naming_it() 
 }
 
 #[test]
+fn production_refuses_codes_in_the_log_and_a_plain_http_webhook_before_opening_the_database() {
+    let scratch = Scratch::new();
+    let production = [
+        ("APP_ENV", "production"),
+        (
+            "JWT_SECRET",
+            "a-production-secret-of-enough-length-0123456789",
+        ),
+    ];
+    for (extra, named) in [
+        (vec![("SMS_PROVIDER", "log")], "SMS_PROVIDER"),
+        (
+            vec![
+                ("SMS_PROVIDER", "webhook"),
+                ("SMS_WEBHOOK_URL", "http://sms.internal/send"),
+                ("SMS_WEBHOOK_TOKEN", "t0ken"),
+            ],
+            "SMS_WEBHOOK_URL",
+        ),
+    ] {
+        let env: Vec<(&str, &str)> = production.iter().copied().chain(extra).collect();
+        let output = service(&scratch, &env)
+            .output()
+            .unwrap_or_else(|error| panic!("run: {error}"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(named), "{named} not named: {stderr}");
+        assert!(
+            !stderr.contains("t0ken") && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+        assert!(
+            !scratch.0.join("data").exists(),
+            "refused before the database was opened"
+        );
+    }
+}
+
+#[test]
 fn a_taken_port_is_reported_and_exits_non_zero() {
     let scratch = Scratch::new();
     // Held until the service has tried the port and exited.
@@ -173,6 +212,23 @@ impl Running {
         (status, took, self.rest_of_stdout(), self.stderr())
     }
 
+    /// Reads the log until a line holds `text` (at most 10 s); answers that line.
+    fn line_with(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no line with {text:?} in:\n{}", self.log));
+            self.log.push_str(&line);
+            self.log.push('\n');
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+
     /// Kills the process (no shutdown); answers its whole stdout.
     fn kill(mut self) -> String {
         let _ = self.child.kill();
@@ -253,6 +309,60 @@ async fn the_first_start_on_the_embedded_default_seeds_so_the_admin_can_log_in()
         log.contains("these accounts have the published development passwords")
             && log.contains("admin@chatai.com")
             && !log.contains("Admin@123"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn the_embedded_default_signs_in_by_phone_with_the_code_its_log_shows_once() {
+    let scratch = Scratch::new();
+    let mut service = Running::start(&scratch, &[("DATABASE_URL", "sqlite:data/chatai.db")]);
+    let port = service.port;
+    let client = wait_until_ready(port).await;
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let phone = serde_json::json!({"phone": "+84 90 123 4567"});
+    let sent = client
+        .post(url("/auth/phone/otp"))
+        .json(&phone)
+        .send()
+        .await;
+    let sent = sent.unwrap_or_else(|error| panic!("otp: {error}"));
+    assert_eq!(sent.status(), 202);
+    let line = service.line_with("the sign-in code");
+    let code: String = line
+        .split_once("code=")
+        .map(|(_, rest)| rest.trim_start_matches('"'))
+        .unwrap_or_default()
+        .chars()
+        .take(6)
+        .collect();
+    assert!(
+        code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
+        "{line}"
+    );
+    let verify = serde_json::json!({"phone": "+84901234567", "code": code});
+    let signed_in = client
+        .post(url("/auth/phone/verify"))
+        .json(&verify)
+        .send()
+        .await;
+    let signed_in = signed_in.unwrap_or_else(|error| panic!("verify: {error}"));
+    assert_eq!(signed_in.status(), 201);
+    let log = service.kill();
+    let holding: Vec<&str> = log
+        .lines()
+        .filter(|line| {
+            line.split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|token| token == code)
+        })
+        .collect();
+    assert_eq!(
+        holding,
+        [line.as_str()],
+        "the code is in that one line only"
+    );
+    assert!(
+        log.contains("SMS_PROVIDER=log: phone sign-in codes are written to this log"),
         "{log}"
     );
 }

@@ -737,3 +737,26 @@ async fn codes_are_off_in_production_without_an_sms_provider(database: TestDatab
     let (status, _) = app.anonymous().get("/health").await;
     assert_eq!(status, 200, "the service runs without phone codes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_limits_in_redis_are_shared_by_two_services() {
+    let database = TestDatabase::sqlite().await;
+    let Some(url) = crate::throttle::redis_or_skip().await else {
+        return;
+    };
+    let prefix = format!("phone-{}:", uuid::Uuid::new_v4().simple());
+    let shared = [
+        ("REDIS_URL", url.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+    ];
+    let first = PhoneApp::spawn(&database, &shared).await;
+    let second = PhoneApp::spawn(&database, &shared).await;
+    assert_eq!(first.ask(NUMBER).await.0, 202);
+    let (status, body) = second.ask(NUMBER).await;
+    assert_eq!(
+        (status, body),
+        error(429, "Too many codes requested, try again later"),
+        "the other service sees the number's minute taken"
+    );
+    assert!(second.sms.received().is_empty(), "and sends nothing");
+}

@@ -1,7 +1,8 @@
 //! Several replicas at once: three `user-service` processes on one PostgreSQL database and one
 //! Redis, all with `MIGRATE_ON_START=true`. They all become ready, the migrations run once, a
-//! token issued by one is accepted by the others, the login throttle is shared, and a user
-//! deleted through one is refused by the others at once.
+//! token issued by one is accepted by the others, the login throttle is shared, a phone code
+//! asked for through one replica signs in through another (and its limits are shared), and a
+//! user deleted through one is refused by the others at once.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -9,6 +10,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use serde_json::json;
+use test_support::sms::FakeSms;
 use test_support::{ScratchDir, TestDatabase, postgres_or_skip};
 
 use crate::helpers::json_of;
@@ -120,7 +122,13 @@ async fn three_replicas_share_one_database_one_redis_and_one_jwt_secret() {
         return;
     };
     let prefix = format!("replicas-{}:", uuid::Uuid::new_v4().simple());
+    let sms = FakeSms::start().await;
     let mut env = database.env_vars();
+    env.extend(
+        sms.env()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value)),
+    );
     env.extend(
         [
             ("APP_ENV", "test"),
@@ -241,6 +249,48 @@ async fn three_replicas_share_one_database_one_redis_and_one_jwt_secret() {
         )
         .await;
         assert_eq!(status, 429, "every replica sees the shared budget");
+    }
+
+    // A phone code asked for through one replica signs in through another; the number's limits
+    // are shared, and the code is written in no replica's log.
+    let phone = json!({"phone": "+84901234567"});
+    let (status, body) = call(
+        &client,
+        reqwest::Method::POST,
+        replicas[0].url("/auth/phone/otp"),
+        None,
+        Some(phone.clone()),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let (status, _) = call(
+        &client,
+        reqwest::Method::POST,
+        replicas[1].url("/auth/phone/otp"),
+        None,
+        Some(phone),
+    )
+    .await;
+    assert_eq!(
+        status, 429,
+        "one code per minute, whichever replica is asked"
+    );
+    let code = sms.last_code_to("+84901234567").unwrap_or_default();
+    let (status, body) = call(
+        &client,
+        reqwest::Method::POST,
+        replicas[2].url("/auth/phone/verify"),
+        None,
+        Some(json!({"phone": "+84901234567", "code": code})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    for replica in &replicas {
+        let log = replica.log();
+        let logged = log
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|token| token == code);
+        assert!(!logged, "the code is in a replica's log:\n{log}");
     }
 
     // A user deleted through one replica is refused by the others at once.
