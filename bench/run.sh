@@ -347,19 +347,50 @@ me_p99() { # name: /auth/me on 4 connections for duration, prints p99 (ms)
     | tee >(record_wrk "$1") \
     | awk '$1 == "p99_ms" { print $2 }'
 }
-flooded_me_p99() {
-  BENCH_METHOD=POST BENCH_BODY=$login_body wrk -t1 -c"$connections" -d"$((duration + 2))s" -s bench/wrk.lua \
-    "$base:$api_port/auth/login" 2>/dev/null | awk '$1 ~ /^(non2xx|socket_errors)$/ { print "flood_login_" $1, $2 }' >>"$samples" &
+flooded_me_p99() { # name flood url body: /auth/me p99 (recorded as name) while url is flooded with
+  # POSTs of body; the flood's non-2xx answers and socket errors are recorded as flood_*.
+  BENCH_METHOD=POST BENCH_BODY=$4 wrk -t1 -c"$connections" -d"$((duration + 2))s" -s bench/wrk.lua \
+    "$3" 2>/dev/null | awk -v flood="$2" '$1 ~ /^(non2xx|socket_errors)$/ { print flood "_" $1, $2 }' >>"$samples" &
   local flood=$!
   sleep 1
-  me_p99 me_flooded
+  me_p99 "$1"
   wait "$flood"
 }
+login_flood=(me_flooded flood_login "$base:$api_port/auth/login" "$login_body")
 for round in $(seq 1 "$api_rounds"); do
   say "round $round/$api_rounds: /auth/me p99 alone and under a login flood (A B B A)"
-  m1=$(me_p99 me_alone); f1=$(flooded_me_p99); f2=$(flooded_me_p99); m2=$(me_p99 me_alone)
+  m1=$(me_p99 me_alone); f1=$(flooded_me_p99 "${login_flood[@]}"); f2=$(flooded_me_p99 "${login_flood[@]}")
+  m2=$(me_p99 me_alone)
   record flood_p99_ratio "$(echo "scale=4; ($f1 + $f2) / ($m1 + $m2)" | bc)"
 done
+# Wrong phone codes at full rate, and /auth/me p99 beside them. Every connection tries one
+# number's code, as an attacker guessing a victim's code would: each try is refused (401) by
+# comparing keyed hashes in one write transaction, never by argon2. The code burns after
+# OTP_MAX_ATTEMPTS (5) tries; every later try is refused the same way, by the same statement.
+phone_verify="$base:$api_port/auth/phone/verify"
+wrong_code='{"phone":"+84901234567","code":"000000"}'
+argon2_mean=$(echo "scale=2; ($a1 + $a2) / 2" | bc)
+code_status() { curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d "$wrong_code" "$phone_verify"; }
+wrong_codes() { # name: wrk of wrong codes, prints requests/s; records how many were not refused
+  local out
+  out=$(BENCH_METHOD=POST BENCH_BODY=$wrong_code wrk -t2 -c"$connections" -d"${duration}s" -s bench/wrk.lua "$phone_verify" 2>/dev/null)
+  echo "$out" | record_wrk "$1"
+  echo "$out" | awk -v name="$1" '$1 == "requests" { r = $2 } $1 == "non2xx" { n = $2 } END { print name "_accepted", r - n }' >>"$samples"
+  echo "$out" | awk '$1 == "rps" { print $2 }'
+}
+code_flood=(me_code_flooded code_flood "$phone_verify" "$wrong_code")
+curl -sf -o /dev/null -X POST -H 'Content-Type: application/json' -d '{"phone":"+84901234567"}' \
+  "$base:$api_port/auth/phone/otp" || { say "POST /auth/phone/otp failed"; exit 1; }
+[ "$(code_status)" = 401 ] || { say "a wrong phone code was not answered 401"; exit 1; }
+for round in $(seq 1 "$api_rounds"); do
+  say "round $round/$api_rounds: wrong phone codes at full rate; /auth/me p99 alone and beside them (A B B A)"
+  w=$(wrong_codes phone_wrong_code)
+  record phone_code_argon2_ratio "$(echo "scale=4; $w / $argon2_mean" | bc)"
+  m1=$(me_p99 me_alone); f1=$(flooded_me_p99 "${code_flood[@]}"); f2=$(flooded_me_p99 "${code_flood[@]}")
+  m2=$(me_p99 me_alone)
+  record code_flood_p99_ratio "$(echo "scale=4; ($f1 + $f2) / ($m1 + $m2)" | bc)"
+done
+[ "$(code_status)" = 401 ] || { say "after the flood, a wrong phone code was not answered 401"; exit 1; }
 record rss_login_peak_kb "$(awk '/VmHWM/ {print $2}' "/proc/$api_pid/status")"
 record rss_after_run_kb "$(awk '/VmRSS/ {print $2}' "/proc/$api_pid/status")"
 stop "$api_pid"

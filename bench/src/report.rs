@@ -32,6 +32,11 @@ impl Samples {
     }
 
     /// Responses that were not 2xx, plus socket errors, over every run of `load` (wrk's name).
+    /// The sum of every sample of `metric` (0 when there is none).
+    fn total(&self, metric: &str) -> f64 {
+        self.0.get(metric).into_iter().flatten().sum()
+    }
+
     fn failures(&self, load: &str) -> f64 {
         ["non2xx", "socket_errors"]
             .iter()
@@ -312,7 +317,7 @@ const AGAINST_PGBENCH: [(&str, &str); 5] = [
 ];
 
 /// Loads measured without a pgbench counterpart.
-const OTHER_LOADS: [(&str, &str); 8] = [
+const OTHER_LOADS: [(&str, &str); 10] = [
     (
         "messages_first",
         "`GET /conversations/{id}/messages`, first page",
@@ -338,6 +343,14 @@ const OTHER_LOADS: [(&str, &str); 8] = [
     (
         "refresh",
         "`POST /auth/refresh`, each request spending a live token",
+    ),
+    (
+        "phone_wrong_code",
+        "`POST /auth/phone/verify`, a wrong code for one number from every connection",
+    ),
+    (
+        "me_code_flooded",
+        "`GET /auth/me` on 4 connections, beside a wrong-code flood",
     ),
 ];
 
@@ -402,6 +415,26 @@ fn api_targets(samples: &Samples) -> Vec<Target> {
             at_least: false,
             unit: "statements",
             failures: 0.0,
+        },
+        Target {
+            what: "Wrong phone codes refused/s ÷ bare argon2id verifications/s (no argon2 on the path)"
+                .into(),
+            measured: samples.median("phone_code_argon2_ratio"),
+            limit: 10.0,
+            at_least: true,
+            unit: "×",
+            failures: samples.total("phone_wrong_code_accepted")
+                + samples.total("phone_wrong_code_socket_errors"),
+        },
+        Target {
+            what: "`GET /auth/me` p99 beside a wrong-code flood ÷ without it".into(),
+            measured: samples.median("code_flood_p99_ratio"),
+            limit: 5.0,
+            at_least: false,
+            unit: "×",
+            failures: samples.failures("me_alone")
+                + samples.failures("me_code_flooded")
+                + samples.total("code_flood_socket_errors"),
         },
         Target {
             what: "`GET /auth/me` p99 under a login flood ÷ without it".into(),
@@ -473,6 +506,18 @@ fn api_labels() -> Vec<(String, String)> {
         (
             "login_ratio".to_owned(),
             "logins ÷ bare verifications, per round (A B B A)".to_owned(),
+        ),
+        (
+            "phone_code_argon2_ratio".to_owned(),
+            "wrong phone codes/s ÷ bare argon2id verifications/s, per round".to_owned(),
+        ),
+        (
+            "phone_wrong_code_accepted".to_owned(),
+            "wrong phone codes not refused (must be 0), per round".to_owned(),
+        ),
+        (
+            "code_flood_p99_ratio".to_owned(),
+            "`/auth/me` p99 beside wrong codes ÷ alone, per round (A B B A)".to_owned(),
         ),
         (
             "flood_p99_ratio".to_owned(),
