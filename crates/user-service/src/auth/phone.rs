@@ -1,8 +1,9 @@
 //! Sign-in by phone with one-time codes (AUTH.md, "Phone").
 //!
-//! - A code is six digits from the operating system's CSPRNG. It is stored only as an
-//!   HMAC-SHA-256 of the number and the code, under a key derived from `JWT_SECRET`: six digits
-//!   are a million guesses, so a plain hash of a leaked row would give the code away at once.
+//! - A code is six uniform digits from a CSPRNG (rand's thread generator: ChaCha12, seeded and
+//!   reseeded from the operating system). It is stored only as an HMAC-SHA-256 of the number and
+//!   the code, under a key derived from `JWT_SECRET`: six digits are a million guesses, so a
+//!   plain hash of a leaked row would give the code away at once.
 //! - One live code per number (`phone_codes.phone` is unique): a new request replaces the old
 //!   code. A code lives `OTP_TTL_SECONDS`, signs in once, and `OTP_MAX_ATTEMPTS` wrong tries burn
 //!   it; wrong, expired, burnt and unknown codes get one answer.
