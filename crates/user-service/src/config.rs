@@ -602,6 +602,16 @@ mod tests {
     }
 
     #[test]
+    fn phone_code_defaults_are_auth_md_s() {
+        let phone = Settings::from_env(&HashMap::new()).unwrap().phone;
+        assert_eq!(phone.code_lifetime, Duration::from_secs(300));
+        assert_eq!(phone.max_attempts, 5);
+        assert_eq!(phone.resend_interval, Duration::from_secs(60));
+        assert_eq!((phone.max_per_phone, phone.max_per_address), (5, 20));
+        assert_eq!(phone.send_timeout, Duration::from_millis(5000));
+    }
+
+    #[test]
     fn sms_codes_in_the_log_are_refused_in_production_and_off_when_unset() {
         let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef-long-enough");
         let production = ("APP_ENV", "production");

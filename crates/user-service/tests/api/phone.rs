@@ -35,7 +35,7 @@ on_both_backends!(
     an_invalid_token_answers_401_and_never_signs_in_anonymously,
     an_unverified_phone_never_signs_in_and_goes_when_its_owner_proves_it,
     a_phone_account_sets_its_first_password_and_logs_in_with_its_phone,
-    unknown_unverified_and_wrong_phone_logins_get_the_one_401,
+    unknown_unverified_wrong_passwordless_and_inactive_phone_logins_get_the_one_401,
     phone_logins_are_throttled_per_number,
     login_takes_exactly_one_of_email_and_phone,
     phone_numbers_are_stored_in_e164_wherever_they_are_accepted,
@@ -540,7 +540,9 @@ async fn a_phone_account_sets_its_first_password_and_logs_in_with_its_phone(
     );
 }
 
-async fn unknown_unverified_and_wrong_phone_logins_get_the_one_401(database: TestDatabase) {
+async fn unknown_unverified_wrong_passwordless_and_inactive_phone_logins_get_the_one_401(
+    database: TestDatabase,
+) {
     let phone = PhoneApp::spawn(&database, &[]).await;
     let user = phone.app.user(UserRole::User).await;
     phone
@@ -564,7 +566,7 @@ async fn unknown_unverified_and_wrong_phone_logins_get_the_one_401(database: Tes
             .await;
         assert_eq!((status, body), error(401, INVALID_PHONE_LOGIN), "{number}");
     }
-    phone.sign_in(NUMBER, 201).await;
+    let account = phone.sign_in(NUMBER, 201).await;
     let login = json!({"phone": NUMBER, "password": "no-password-was-set"});
     let (status, body) = phone
         .app
@@ -575,6 +577,30 @@ async fn unknown_unverified_and_wrong_phone_logins_get_the_one_401(database: Tes
         (status, body),
         error(401, INVALID_PHONE_LOGIN),
         "no password"
+    );
+    let path = format!(
+        "/users/{}",
+        account["user"]["id"].as_str().unwrap_or_default()
+    );
+    let first = json!({"password": "a-first-password"});
+    let token = token_of(&account);
+    let (status, _) = phone
+        .app
+        .call("PATCH", &path, Some(&token), Some(first))
+        .await;
+    assert_eq!(status, 200);
+    let sql = format!("UPDATE users SET is_active = false WHERE phone = '{NUMBER}'");
+    database.execute(&sql).await;
+    let login = json!({"phone": NUMBER, "password": "a-first-password"});
+    let (status, body) = phone
+        .app
+        .anonymous()
+        .send("POST", "/auth/login", login)
+        .await;
+    assert_eq!(
+        (status, body),
+        error(401, INVALID_PHONE_LOGIN),
+        "an inactive account, the right password"
     );
 }
 
