@@ -89,10 +89,7 @@ impl PhoneCodes {
     /// `secret` is the access tokens' key: the codes' key is derived from it, so replicas that
     /// share `JWT_SECRET` check each other's codes.
     pub fn new(settings: &PhoneSettings, secret: &[u8]) -> Result<Self, reqwest::Error> {
-        let mut derive = HmacSha256::new_from_slice(secret).unwrap_or_else(|_| {
-            // HMAC takes a key of any length; this arm cannot be reached.
-            unreachable!("HMAC accepts every key length")
-        });
+        let mut derive = keyed(secret);
         derive.update(b"user-service phone codes v1");
         Ok(Self {
             key: derive.finalize().into_bytes().into(),
@@ -102,8 +99,7 @@ impl PhoneCodes {
     }
 
     fn mac(&self, phone: &Phone, code: &str) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+        let mut mac = keyed(&self.key);
         mac.update(phone.as_str().as_bytes());
         mac.update(b":");
         mac.update(code.as_bytes());
@@ -164,6 +160,12 @@ impl PhoneCodes {
         }
         Ok(())
     }
+}
+
+/// HMAC-SHA-256 under `key`. HMAC takes a key of any length, so the error arm cannot be reached.
+fn keyed(key: &[u8]) -> HmacSha256 {
+    HmacSha256::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"))
 }
 
 /// Six digits, uniform, from the thread's CSPRNG (ChaCha, seeded by the operating system).

@@ -177,7 +177,8 @@ pub struct UpdateUserRequest {
     avatar_url: Option<Option<AvatarUrl>>,
     /// The new password.
     password: Option<Password>,
-    /// Required to change one's own password.
+    /// Required to change one's own password, unless the account has none yet (phone accounts
+    /// set their first one without it).
     current_password: Option<GivenPassword>,
     /// Admins only (naming it, even as `null`, needs admin rights; it cannot be cleared).
     #[serde(default, deserialize_with = "nullable")]
@@ -190,6 +191,9 @@ pub struct UpdateUserRequest {
 }
 
 /// Change a user (admin: any field; the user himself: name, phone, avatar_url, password).
+///
+/// A new `phone` is unverified (`phone_verified_at` is `null`) until a code proves it; a phone
+/// account's only number cannot be changed or cleared here (409).
 ///
 /// `PUT` and `PATCH` are the same: both take a partial body.
 #[utoipa::path(method(put, patch), path = "/users/{id}", tag = "users", params(("id" = Uuid, Path)),

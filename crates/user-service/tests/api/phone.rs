@@ -99,6 +99,11 @@ impl PhoneApp {
         body
     }
 
+    /// `POST /auth/login` with `body`, anonymous.
+    async fn login(&self, body: Value) -> (u16, Value) {
+        self.app.anonymous().send("POST", "/auth/login", body).await
+    }
+
     async fn live_codes(&self) -> u64 {
         phone_code::Entity::find()
             .count(&self.app.db)
@@ -477,11 +482,7 @@ async fn an_unverified_phone_never_signs_in_and_goes_when_its_owner_proves_it(
     assert_eq!(changed["phone"], NUMBER);
     assert_eq!(changed["phone_verified_at"], Value::Null);
     let login = json!({"phone": NUMBER, "password": squatter.password});
-    let (status, body) = phone
-        .app
-        .anonymous()
-        .send("POST", "/auth/login", login)
-        .await;
+    let (status, body) = phone.login(login).await;
     assert_eq!((status, body), error(401, INVALID_PHONE_LOGIN));
 
     let owner = phone.sign_in(NUMBER, 201).await;
@@ -516,11 +517,7 @@ async fn a_phone_account_sets_its_first_password_and_logs_in_with_its_phone(
         "no current_password for a first password: {answer}"
     );
     let login = json!({"phone": "+84 90 123 4567", "password": "a-first-password"});
-    let (status, session) = phone
-        .app
-        .anonymous()
-        .send("POST", "/auth/login", login)
-        .await;
+    let (status, session) = phone.login(login).await;
     assert_eq!(status, 200, "{session}");
     assert_eq!(session["user"]["id"], json!(id));
     let second = json!({"password": "a-second-password"});
@@ -559,20 +556,12 @@ async fn unknown_unverified_wrong_passwordless_and_inactive_phone_logins_get_the
         ("+84901234568", user.password.as_str()),
     ] {
         let login = json!({"phone": number, "password": password});
-        let (status, body) = phone
-            .app
-            .anonymous()
-            .send("POST", "/auth/login", login)
-            .await;
+        let (status, body) = phone.login(login).await;
         assert_eq!((status, body), error(401, INVALID_PHONE_LOGIN), "{number}");
     }
     let account = phone.sign_in(NUMBER, 201).await;
     let login = json!({"phone": NUMBER, "password": "no-password-was-set"});
-    let (status, body) = phone
-        .app
-        .anonymous()
-        .send("POST", "/auth/login", login)
-        .await;
+    let (status, body) = phone.login(login).await;
     assert_eq!(
         (status, body),
         error(401, INVALID_PHONE_LOGIN),
@@ -592,11 +581,7 @@ async fn unknown_unverified_wrong_passwordless_and_inactive_phone_logins_get_the
     let sql = format!("UPDATE users SET is_active = false WHERE phone = '{NUMBER}'");
     database.execute(&sql).await;
     let login = json!({"phone": NUMBER, "password": "a-first-password"});
-    let (status, body) = phone
-        .app
-        .anonymous()
-        .send("POST", "/auth/login", login)
-        .await;
+    let (status, body) = phone.login(login).await;
     assert_eq!(
         (status, body),
         error(401, INVALID_PHONE_LOGIN),
@@ -608,28 +593,16 @@ async fn phone_logins_are_throttled_per_number(database: TestDatabase) {
     let phone = PhoneApp::spawn(&database, &[("LOGIN_MAX_FAILURES", "2")]).await;
     let login = json!({"phone": NUMBER, "password": "wrong-password"});
     for _ in 0..2 {
-        let (status, _) = phone
-            .app
-            .anonymous()
-            .send("POST", "/auth/login", login.clone())
-            .await;
+        let (status, _) = phone.login(login.clone()).await;
         assert_eq!(status, 401);
     }
-    let (status, body) = phone
-        .app
-        .anonymous()
-        .send("POST", "/auth/login", login)
-        .await;
+    let (status, body) = phone.login(login).await;
     assert_eq!(
         (status, body),
         error(429, "Too many failed login attempts, try again later")
     );
     let other = json!({"phone": "+84901234568", "password": "wrong-password"});
-    let (status, _) = phone
-        .app
-        .anonymous()
-        .send("POST", "/auth/login", other)
-        .await;
+    let (status, _) = phone.login(other).await;
     assert_eq!(status, 401, "another number has its own budget");
 }
 
