@@ -1,7 +1,7 @@
 //! What the workspace's tests share: fresh databases (one PostgreSQL database, or one SQLite
 //! file, per test, created on demand and dropped when the test ends), readers of the database
 //! catalog ([`catalog`]), a holder of the migration lock ([`lock`]), the shape of the HTTP
-//! answers ([`http`]) and a fake SMS gateway ([`sms`]).
+//! answers ([`http`]), a fake SMS gateway ([`sms`]) and a fake OAuth provider ([`oauth`]).
 //!
 //! PostgreSQL comes from `TEST_DATABASE_URL`, else `postgres://postgres:postgres@127.0.0.1:5432`.
 //! When no server answers, a test says loudly that it was skipped, except under `CI=true`,
@@ -10,6 +10,7 @@
 pub mod catalog;
 pub mod http;
 pub mod lock;
+pub mod oauth;
 pub mod sms;
 
 use std::path::PathBuf;

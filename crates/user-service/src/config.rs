@@ -51,6 +51,22 @@ pub mod vars {
         SMS_WEBHOOK_URL,
         SMS_WEBHOOK_TOKEN,
         SMS_TIMEOUT_MS,
+        GOOGLE_CLIENT_ID,
+        GOOGLE_CLIENT_SECRET,
+        GOOGLE_AUTH_URL,
+        GOOGLE_TOKEN_URL,
+        GOOGLE_JWKS_URL,
+        FACEBOOK_APP_ID,
+        FACEBOOK_APP_SECRET,
+        FACEBOOK_DIALOG_URL,
+        FACEBOOK_GRAPH_URL,
+        TIKTOK_CLIENT_KEY,
+        TIKTOK_CLIENT_SECRET,
+        TIKTOK_AUTH_URL,
+        TIKTOK_API_URL,
+        OAUTH_REDIRECT_URIS,
+        OAUTH_TIMEOUT_MS,
+        PUBLIC_BASE_URL,
         REDIS_URL,
         REDIS_KEY_PREFIX,
         SEED_ON_START,
@@ -82,6 +98,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub throttle: ThrottleSettings,
     pub phone: PhoneSettings,
+    pub oauth: OAuthSettings,
     pub redis: RedisSettings,
     /// Load the seed data at start (idempotent). Defaults to on for the embedded SQLite database
     /// outside production, so the first run has accounts to log in with.
@@ -179,6 +196,59 @@ impl std::fmt::Debug for SmsProvider {
     }
 }
 
+/// Sign-in with Google, Facebook and TikTok (AUTH.md, "Google, Facebook, TikTok"). A provider
+/// is on when both its credentials are set. `Debug` never shows a client secret.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// The app pages a web sign-in may return to (`OAUTH_REDIRECT_URIS`), matched exactly.
+    pub redirect_uris: Vec<String>,
+    /// Where providers send the user back (`PUBLIC_BASE_URL`); `None`: this service's own
+    /// listening address (outside production only).
+    pub public_base_url: Option<url::Url>,
+    /// How long one call to a provider may take (`OAUTH_TIMEOUT_MS`).
+    pub timeout: Duration,
+    pub google: Option<Google>,
+    pub facebook: Option<Facebook>,
+    pub tiktok: Option<TikTok>,
+}
+
+impl OAuthSettings {
+    pub fn any_provider(&self) -> bool {
+        self.google.is_some() || self.facebook.is_some() || self.tiktok.is_some()
+    }
+}
+
+/// A provider's client credentials. `Debug` shows the id, never the secret.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub id: String,
+    pub secret: SecretString,
+}
+
+#[derive(Debug, Clone)]
+pub struct Google {
+    pub credentials: Credentials,
+    pub auth_url: url::Url,
+    pub token_url: url::Url,
+    pub jwks_url: url::Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct Facebook {
+    pub credentials: Credentials,
+    pub dialog_url: url::Url,
+    /// The Graph API's versioned root (`.../v19.0`).
+    pub graph_url: url::Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct TikTok {
+    pub credentials: Credentials,
+    pub auth_url: url::Url,
+    /// Login Kit v2's root (`.../v2`).
+    pub api_url: url::Url,
+}
+
 /// Whether `POST /auth/register` is open to anyone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Registration {
@@ -247,6 +317,7 @@ impl Settings {
             auth: auth_settings(env, app_env)?,
             throttle: throttle_settings(env)?,
             phone: phone_settings(env, app_env)?,
+            oauth: oauth_settings(env, app_env)?,
             redis: redis_settings(env)?,
             seed_on_start: parse_bool(
                 env,
@@ -363,23 +434,7 @@ fn sms_webhook(env: &impl Env, production: bool) -> Result<SmsProvider, ConfigEr
             "is required with SMS_PROVIDER=webhook",
         )
     })?;
-    let scheme = url::Url::parse(&raw).ok().filter(url::Url::has_host);
-    let url = match scheme {
-        Some(url) if url.scheme() == "https" => url,
-        Some(url) if url.scheme() == "http" && !production => url,
-        Some(url) if url.scheme() == "http" => {
-            return Err(ConfigError::new(
-                vars::SMS_WEBHOOK_URL,
-                "must be an https:// URL with APP_ENV=production",
-            ));
-        }
-        _ => {
-            return Err(ConfigError::new(
-                vars::SMS_WEBHOOK_URL,
-                "expected an https:// URL (the value is not shown: it may hold a credential)",
-            ));
-        }
-    };
+    let url = outbound_url(vars::SMS_WEBHOOK_URL, &raw, production)?;
     let token = env
         .get(vars::SMS_WEBHOOK_TOKEN)?
         .filter(|token| !token.trim().is_empty())
@@ -393,6 +448,137 @@ fn sms_webhook(env: &impl Env, production: bool) -> Result<SmsProvider, ConfigEr
         url,
         token: SecretString::from(token),
     })
+}
+
+/// An address this service calls: `https`, or plain `http` outside production.
+fn outbound_url(var: &'static str, raw: &str, production: bool) -> Result<url::Url, ConfigError> {
+    match url::Url::parse(raw.trim()).ok().filter(url::Url::has_host) {
+        Some(url) if url.scheme() == "https" => Ok(url),
+        Some(url) if url.scheme() == "http" && !production => Ok(url),
+        Some(url) if url.scheme() == "http" => Err(ConfigError::new(
+            var,
+            "must be an https:// URL with APP_ENV=production",
+        )),
+        _ => Err(ConfigError::new(
+            var,
+            "expected an https:// URL (the value is not shown: it may hold a credential)",
+        )),
+    }
+}
+
+fn oauth_settings(env: &impl Env, app_env: AppEnv) -> Result<OAuthSettings, ConfigError> {
+    let production = app_env == AppEnv::Production;
+    let endpoint = |var: &'static str, default: &str| -> Result<url::Url, ConfigError> {
+        let raw = env.get(var)?.unwrap_or_else(|| default.to_owned());
+        outbound_url(var, &raw, production)
+    };
+    let google = match credentials(env, vars::GOOGLE_CLIENT_ID, vars::GOOGLE_CLIENT_SECRET)? {
+        None => None,
+        Some(credentials) => Some(Google {
+            credentials,
+            auth_url: endpoint(
+                vars::GOOGLE_AUTH_URL,
+                "https://accounts.google.com/o/oauth2/v2/auth",
+            )?,
+            token_url: endpoint(
+                vars::GOOGLE_TOKEN_URL,
+                "https://oauth2.googleapis.com/token",
+            )?,
+            jwks_url: endpoint(
+                vars::GOOGLE_JWKS_URL,
+                "https://www.googleapis.com/oauth2/v3/certs",
+            )?,
+        }),
+    };
+    let facebook = match credentials(env, vars::FACEBOOK_APP_ID, vars::FACEBOOK_APP_SECRET)? {
+        None => None,
+        Some(credentials) => Some(Facebook {
+            credentials,
+            dialog_url: endpoint(
+                vars::FACEBOOK_DIALOG_URL,
+                "https://www.facebook.com/v19.0/dialog/oauth",
+            )?,
+            graph_url: endpoint(vars::FACEBOOK_GRAPH_URL, "https://graph.facebook.com/v19.0")?,
+        }),
+    };
+    let tiktok = match credentials(env, vars::TIKTOK_CLIENT_KEY, vars::TIKTOK_CLIENT_SECRET)? {
+        None => None,
+        Some(credentials) => Some(TikTok {
+            credentials,
+            auth_url: endpoint(
+                vars::TIKTOK_AUTH_URL,
+                "https://www.tiktok.com/v2/auth/authorize/",
+            )?,
+            api_url: endpoint(vars::TIKTOK_API_URL, "https://open.tiktokapis.com/v2")?,
+        }),
+    };
+    let public_base_url = match env.get(vars::PUBLIC_BASE_URL)? {
+        Some(raw) => Some(outbound_url(vars::PUBLIC_BASE_URL, &raw, production)?),
+        None if production && (google.is_some() || facebook.is_some() || tiktok.is_some()) => {
+            return Err(ConfigError::new(
+                vars::PUBLIC_BASE_URL,
+                "is required with APP_ENV=production when an OAuth provider is configured (the https:// address providers send users back to)",
+            ));
+        }
+        None => None,
+    };
+    Ok(OAuthSettings {
+        redirect_uris: redirect_uris(env)?,
+        public_base_url,
+        timeout: millis(env, vars::OAUTH_TIMEOUT_MS, 5_000)?,
+        google,
+        facebook,
+        tiktok,
+    })
+}
+
+/// A provider's id and secret: both or neither.
+fn credentials(
+    env: &impl Env,
+    id_var: &'static str,
+    secret_var: &'static str,
+) -> Result<Option<Credentials>, ConfigError> {
+    let present = |var| -> Result<Option<String>, ConfigError> {
+        Ok(env.get(var)?.filter(|value| !value.trim().is_empty()))
+    };
+    match (present(id_var)?, present(secret_var)?) {
+        (None, None) => Ok(None),
+        (Some(id), Some(secret)) => Ok(Some(Credentials {
+            id: id.trim().to_owned(),
+            secret: SecretString::from(secret),
+        })),
+        (Some(_), None) => Err(ConfigError::new(
+            secret_var,
+            format!("is required with {id_var}"),
+        )),
+        (None, Some(_)) => Err(ConfigError::new(
+            id_var,
+            format!("is required with {secret_var}"),
+        )),
+    }
+}
+
+/// `OAUTH_REDIRECT_URIS`: absolute URLs, comma-separated, without a fragment.
+fn redirect_uris(env: &impl Env) -> Result<Vec<String>, ConfigError> {
+    let Some(raw) = env.get(vars::OAUTH_REDIRECT_URIS)? else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|uri| !uri.is_empty())
+        .map(|uri| match url::Url::parse(uri) {
+            Ok(url)
+                if url.fragment().is_none()
+                    && !matches!(url.scheme(), "javascript" | "data" | "file") =>
+            {
+                Ok(uri.to_owned())
+            }
+            _ => Err(ConfigError::new(
+                vars::OAUTH_REDIRECT_URIS,
+                format!("{uri:?} is not an absolute URL without a fragment"),
+            )),
+        })
+        .collect()
 }
 
 fn redis_settings(env: &impl Env) -> Result<RedisSettings, ConfigError> {

@@ -22,7 +22,8 @@ use tower::{Service, ServiceBuilder};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::auth::{Auth, Passwords, PhoneCodes, Sessions, Throttle, Tokens};
+use crate::auth::oauth::store::OneUse;
+use crate::auth::{Auth, OAuth, Passwords, PhoneCodes, Sessions, Throttle, Tokens};
 use crate::config::{HttpSettings, Settings, SmsProvider};
 use crate::database_health::{DatabaseHealth, spawn_probe};
 use crate::domain::Email;
@@ -60,6 +61,8 @@ pub enum StartupError {
     Passwords(String),
     #[error("cannot prepare the SMS sender: {0}")]
     Sms(String),
+    #[error("cannot prepare the OAuth client: {0}")]
+    OAuth(String),
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -144,6 +147,17 @@ impl Application {
             SmsProvider::Webhook { .. } => {}
         }
 
+        // Bound before the state is built: the OAuth callback's default address needs the port.
+        let address = SocketAddr::new(settings.http.host, settings.http.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| StartupError::Bind { address, source })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { address, source })?
+            .port();
+        let oauth = oauth(&settings, &secret, port)?;
+
         let database_health = Arc::new(DatabaseHealth::default());
         let (database_probe, probe) = spawn_probe(
             db.clone(),
@@ -163,6 +177,7 @@ impl Application {
                 throttle,
                 limits: settings.throttle,
                 phone,
+                oauth,
                 published,
                 registration: settings.auth.registration,
             },
@@ -175,14 +190,6 @@ impl Application {
         let session_sweep = spawn_session_sweep(db.clone());
         let router = http::router(state.clone());
 
-        let address = SocketAddr::new(settings.http.host, settings.http.port);
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|source| StartupError::Bind { address, source })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { address, source })?
-            .port();
         let max_connections = serve::connection_bound(
             settings.http.max_connections,
             settings.database.pool.max_connections,
@@ -389,6 +396,25 @@ async fn refuse_published_passwords(
 }
 
 /// Keeps the Redis state of the login throttle (and of `/health`) current.
+/// The OAuth providers, with flows kept in Redis (or this process), calling back to
+/// `PUBLIC_BASE_URL` or else this service's own address.
+fn oauth(settings: &Settings, secret: &[u8], port: u16) -> Result<OAuth, StartupError> {
+    let host = match settings.http.host {
+        host if host.is_unspecified() => "localhost".to_owned(),
+        std::net::IpAddr::V6(host) => format!("[{host}]"),
+        host => host.to_string(),
+    };
+    let own = url::Url::parse(&format!("http://{host}:{port}"))
+        .map_err(|error| StartupError::OAuth(error.to_string()))?;
+    let store = OneUse::new(
+        settings.redis.url.as_ref().map(|url| url.expose_secret()),
+        settings.redis.key_prefix.clone(),
+    )
+    .map_err(|error| StartupError::Redis(error.to_string()))?;
+    OAuth::new(&settings.oauth, own, secret, store)
+        .map_err(|error| StartupError::OAuth(error.to_string()))
+}
+
 fn spawn_redis_check(state: AppState, interval: std::time::Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         if state.auth.throttle.redis_connected().is_none() {

@@ -4,8 +4,9 @@
 //! ([`Auth::register`], [`Auth::login`], [`Auth::refresh`], [`Auth::send_phone_code`],
 //! [`Auth::verify_phone_code`]). It knows no HTTP: it answers with the domain's `Error`, and the
 //! handlers in `http::auth` and `http::phone` only parse and answer. Milestone M2's OAuth
-//! providers go here as a room of their own.
+//! providers are a room of their own ([`oauth`]).
 
+pub mod oauth;
 pub mod passwords;
 pub mod phone;
 pub mod sessions;
@@ -18,6 +19,7 @@ use std::net::IpAddr;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use shared::entities::{UserRole, user};
 
+pub use oauth::OAuth;
 pub use passwords::Passwords;
 pub use phone::PhoneCodes;
 pub use sessions::{Client, Sessions};
@@ -47,6 +49,7 @@ pub struct Auth {
     pub throttle: Throttle,
     pub limits: ThrottleSettings,
     pub phone: PhoneCodes,
+    pub oauth: OAuth,
     /// Seeded accounts' published passwords, which never log in (production only; else empty).
     pub published: Vec<(String, String)>,
     pub registration: Registration,
@@ -186,7 +189,11 @@ impl Auth {
         self.signed_in(user, issued)
     }
 
-    fn signed_in(&self, user: user::Model, issued: sessions::Issued) -> Result<SignedIn> {
+    pub(crate) fn signed_in(
+        &self,
+        user: user::Model,
+        issued: sessions::Issued,
+    ) -> Result<SignedIn> {
         let access_token = self.tokens.issue(user.id, issued.session)?;
         Ok(SignedIn {
             user,
@@ -225,4 +232,12 @@ impl Auth {
         user.filter(|user| matched && user.is_active && !published)
             .ok_or_else(|| login.refusal())
     }
+}
+
+/// HMAC-SHA-256 keyed with `key`: phone codes' tags, OAuth flows' derived secrets, Facebook's
+/// `appsecret_proof`. HMAC takes a key of any length, so the error arm cannot be reached.
+pub(crate) fn keyed(key: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::Mac;
+    hmac::Hmac::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"))
 }

@@ -22,14 +22,13 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use rand::Rng;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
 };
-use sha2::Sha256;
 use shared::entities::phone_code::{ActiveModel, Column, Entity as Codes};
 use shared::entities::{Sensitive, new_id, now, user};
 
@@ -48,8 +47,6 @@ const TOO_MANY_CODES: &str = "Too many codes requested, try again later";
 
 /// The window of the hourly limits.
 const HOUR: Duration = Duration::from_secs(3600);
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Codes: how they are made, kept and sent.
 pub struct PhoneCodes {
@@ -89,7 +86,7 @@ impl PhoneCodes {
     /// `secret` is the access tokens' key: the codes' key is derived from it, so replicas that
     /// share `JWT_SECRET` check each other's codes.
     pub fn new(settings: &PhoneSettings, secret: &[u8]) -> Result<Self, reqwest::Error> {
-        let mut derive = keyed(secret);
+        let mut derive = super::keyed(secret);
         derive.update(b"user-service phone codes v1");
         Ok(Self {
             key: derive.finalize().into_bytes().into(),
@@ -98,8 +95,8 @@ impl PhoneCodes {
         })
     }
 
-    fn mac(&self, phone: &Phone, code: &str) -> HmacSha256 {
-        let mut mac = keyed(&self.key);
+    fn mac(&self, phone: &Phone, code: &str) -> hmac::Hmac<sha2::Sha256> {
+        let mut mac = super::keyed(&self.key);
         mac.update(phone.as_str().as_bytes());
         mac.update(b":");
         mac.update(code.as_bytes());
@@ -160,12 +157,6 @@ impl PhoneCodes {
         }
         Ok(())
     }
-}
-
-/// HMAC-SHA-256 under `key`. HMAC takes a key of any length, so the error arm cannot be reached.
-fn keyed(key: &[u8]) -> HmacSha256 {
-    HmacSha256::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"))
 }
 
 /// Six digits, uniform, from the thread's CSPRNG (ChaCha, seeded by the operating system).

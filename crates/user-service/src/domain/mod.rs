@@ -6,12 +6,14 @@
 //! - [`values`]: the values a request carries, valid by construction ([`Email`], [`Name`], …);
 //! - [`paging`]: keyset pages, the one way every list pages;
 //! - [`users`], [`projects`], [`conversations`], [`agents`]: each resource's queries and rules;
-//! - [`sessions`]: which sessions are live, listing and ending them.
+//! - [`sessions`]: which sessions are live, listing and ending them;
+//! - [`identities`]: OAuth identities and the account rules of signing in with one.
 
 pub mod access;
 pub mod agents;
 pub mod conversations;
 mod error;
+pub mod identities;
 pub mod paging;
 pub mod projects;
 pub mod sessions;

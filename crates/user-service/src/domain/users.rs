@@ -13,6 +13,7 @@ use shared::entities::{AuthProvider, Sensitive, UserRole};
 use uuid::Uuid;
 
 use super::access::{self, CurrentUser, FORBIDDEN};
+use super::identities;
 use super::paging::{Page, PageRequest};
 use super::sessions;
 use super::values::{AvatarUrl, Email, GivenPassword, Name, Password, Phone, SearchText};
@@ -167,14 +168,9 @@ async fn release_unproven(txn: &impl ConnectionTrait, holder: Model) -> Result<(
 }
 
 /// Whether changing `user`'s phone would leave him no way to sign in: a proven phone that is his
-/// only one (no email, no OAuth provider).
-fn phone_is_only_way_in(user: &Model) -> bool {
-    user.phone_verified_at.is_some()
-        && user.email.is_none()
-        && matches!(
-            user.auth_provider,
-            AuthProvider::Email | AuthProvider::Phone
-        )
+/// only one (no email, no identity of an OAuth provider).
+fn phone_is_only_way_in(user: &Model, identities: u64) -> bool {
+    user.phone_verified_at.is_some() && user.email.is_none() && identities == 0
 }
 
 /// Which avatar addresses are stored: `https` always; plain `http` only where allowed (outside
@@ -399,20 +395,38 @@ async fn update(
         return Ok(None);
     };
     let was_active_admin = is_active_admin(&existing);
-    let only_way_in = phone_is_only_way_in(&existing);
+    let identities = identities::count_of(&txn, id).await?;
+    let only_way_in = phone_is_only_way_in(&existing, identities);
+    let keeps_no_contact = existing.email.is_none()
+        && matches!(
+            existing.auth_provider,
+            AuthProvider::Email | AuthProvider::Phone
+        );
     let existing_phone = existing.phone.clone();
+    let existing_email = existing.email.clone();
     let mut user = existing.into_active_model();
     if let Some(name) = changes.name {
         user.name = Set(name);
     }
-    if let Some(email) = changes.email {
+    if let Some(email) = changes.email
+        && Some(&email) != existing_email.as_ref()
+    {
         user.email = Set(Some(email));
+        user.email_verified_at = Set(None);
     }
     if let Some(phone) = changes.phone
         && phone != existing_phone
     {
         if only_way_in {
             return Err(Error::Conflict(ONLY_WAY_IN.to_owned()));
+        }
+        if phone.is_none()
+            && keeps_no_contact
+            && let Some(provider) = identities::any_provider_of(&txn, id).await?
+        {
+            // The account now signs in only through its identities: it becomes theirs, as the
+            // users table's sign-in check requires of an account without email or phone.
+            user.auth_provider = Set(provider);
         }
         user.phone = Set(phone);
         user.phone_verified_at = Set(None);

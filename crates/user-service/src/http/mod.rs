@@ -1,4 +1,4 @@
-//! Everything that speaks HTTP. One module per resource (`auth`, `sessions`, `users`, `projects`,
+//! Everything that speaks HTTP. One module per resource (`auth`, `phone`, `oauth`, `sessions`, `users`, `projects`,
 //! `conversations`, `agents`, `health`), each with its thin handlers (parse, one call into
 //! `domain` or `auth`, answer) and its request and response types; beside them what they share:
 //! the extractors ([`extract`]), the error type and envelope ([`error`]), the validation messages
@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 mod fallback;
 mod health;
+mod oauth;
 pub mod openapi;
 pub mod pagination;
 mod phone;
@@ -45,6 +46,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(auth::router())
         .merge(phone::router())
+        .merge(oauth::router())
         .merge(sessions::router())
         .merge(users::router())
         .merge(projects::router())

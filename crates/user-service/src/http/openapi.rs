@@ -24,7 +24,8 @@ use utoipa::{Modify, OpenApi};
     modifiers(&BearerToken),
     tags(
         (name = "health", description = "Liveness and readiness probes"),
-        (name = "auth", description = "Register, log in, who am I"),
+        (name = "auth", description = "Register, log in, who am I; sessions and phone codes"),
+        (name = "oauth", description = "Sign in with Google, Facebook and TikTok; the identities linked to an account"),
         (name = "users", description = "Accounts: admins manage all, users themselves"),
         (name = "projects", description = "Projects and their members, with roles"),
         (name = "conversations", description = "Chat threads and their messages"),

@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod http;
 mod migration_lock;
+mod oauth;
 mod phone;
 mod probe;
 mod projects;
