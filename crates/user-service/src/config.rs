@@ -852,6 +852,71 @@ mod tests {
     }
 
     #[test]
+    fn oauth_providers_need_both_credentials_and_https_in_production() {
+        let secret = ("JWT_SECRET", "0123456789abcdef0123456789abcdef-long-enough");
+        let google = [
+            ("GOOGLE_CLIENT_ID", "client.apps.googleusercontent.com"),
+            ("GOOGLE_CLIENT_SECRET", "g00gle-secret"),
+        ];
+        let settings = Settings::from_env(&HashMap::new()).unwrap();
+        assert!(!settings.oauth.any_provider(), "off unless configured");
+        let error = Settings::from_env(&HashMap::from([google[0]])).unwrap_err();
+        assert_eq!(error.variable, "GOOGLE_CLIENT_SECRET");
+        let error =
+            Settings::from_env(&HashMap::from([("TIKTOK_CLIENT_SECRET", "s")])).unwrap_err();
+        assert_eq!(error.variable, "TIKTOK_CLIENT_KEY");
+
+        let settings = Settings::from_env(&HashMap::from(google)).unwrap();
+        let google_settings = settings.oauth.google.as_ref().unwrap();
+        assert_eq!(
+            google_settings.jwks_url.as_str(),
+            "https://www.googleapis.com/oauth2/v3/certs"
+        );
+        assert_eq!(settings.oauth.timeout, Duration::from_millis(5000));
+        assert!(!format!("{settings:?}").contains("g00gle-secret"));
+
+        let production = ("APP_ENV", "production");
+        let base = ("PUBLIC_BASE_URL", "https://api.example.com");
+        let error = Settings::from_env(&HashMap::from([secret, production, google[0], google[1]]))
+            .unwrap_err();
+        assert_eq!(error.variable, "PUBLIC_BASE_URL");
+        let plain = ("GOOGLE_TOKEN_URL", "http://127.0.0.1:9/token");
+        let error = Settings::from_env(&HashMap::from([
+            secret, production, base, google[0], google[1], plain,
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            error.variable, "GOOGLE_TOKEN_URL",
+            "plain http in production"
+        );
+        let plain = [
+            ("FACEBOOK_APP_ID", "1"),
+            ("FACEBOOK_APP_SECRET", "s"),
+            ("FACEBOOK_GRAPH_URL", "http://127.0.0.1:9/v19.0"),
+        ];
+        let error = Settings::from_env(&HashMap::from([
+            secret, production, base, plain[0], plain[1], plain[2],
+        ]))
+        .unwrap_err();
+        assert_eq!(error.variable, "FACEBOOK_GRAPH_URL");
+        let settings = Settings::from_env(&HashMap::from([(
+            "OAUTH_REDIRECT_URIS",
+            "https://app.example.com/done, com.example.app:/oauth",
+        )]))
+        .unwrap();
+        assert_eq!(
+            settings.oauth.redirect_uris,
+            ["https://app.example.com/done", "com.example.app:/oauth"]
+        );
+        let error = Settings::from_env(&HashMap::from([(
+            "OAUTH_REDIRECT_URIS",
+            "https://app.example.com/#x",
+        )]))
+        .unwrap_err();
+        assert_eq!(error.variable, "OAUTH_REDIRECT_URIS");
+    }
+
+    #[test]
     fn cors_origin_takes_a_comma_separated_list() {
         let env = HashMap::from([(
             "CORS_ORIGIN",

@@ -53,7 +53,8 @@ fn each_invalid_variable_stops_the_service_with_exit_2_and_one_line_naming_it() 
 }
 
 #[test]
-fn production_refuses_codes_in_the_log_and_a_plain_http_webhook_before_opening_the_database() {
+fn production_refuses_codes_in_the_log_and_plain_http_webhooks_and_providers_before_opening_the_database()
+ {
     let scratch = Scratch::new();
     let production = [
         ("APP_ENV", "production"),
@@ -71,6 +72,15 @@ fn production_refuses_codes_in_the_log_and_a_plain_http_webhook_before_opening_t
                 ("SMS_WEBHOOK_TOKEN", "t0ken"),
             ],
             "SMS_WEBHOOK_URL",
+        ),
+        (
+            vec![
+                ("PUBLIC_BASE_URL", "https://api.example.com"),
+                ("GOOGLE_CLIENT_ID", "client.apps.googleusercontent.com"),
+                ("GOOGLE_CLIENT_SECRET", "t0ken"),
+                ("GOOGLE_JWKS_URL", "http://127.0.0.1:9/jwks"),
+            ],
+            "GOOGLE_JWKS_URL",
         ),
     ] {
         let env: Vec<(&str, &str)> = production.iter().copied().chain(extra).collect();
@@ -478,4 +488,89 @@ async fn sigterm_exits_within_the_shutdown_timeout_while_a_request_waits_on_a_hu
         "exited {took:?} after SIGTERM; SHUTDOWN_TIMEOUT_MS is 2000\n{log}"
     );
     assert!(log.contains("stopped"), "{log}");
+}
+
+#[tokio::test]
+async fn oauth_sign_ins_write_no_code_state_token_or_secret_to_the_log() {
+    use crate::oauth::{browser, param, visit};
+    use test_support::oauth::{FACEBOOK_APP_ID, FakeProvider, Flaw, Person};
+
+    let scratch = Scratch::new();
+    let fake = FakeProvider::start().await;
+    let settings = fake.env();
+    let mut env: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect();
+    env.push(("DATABASE_URL", "sqlite:data/chatai.db"));
+    let service = Running::start(&scratch, &env);
+    let port = service.port;
+    let client = wait_until_ready(port).await;
+    let browser = browser();
+    let mut secrets: Vec<String> = settings
+        .iter()
+        .filter(|(name, _)| name.ends_with("_SECRET"))
+        .map(|(_, value)| value.clone())
+        .collect();
+
+    let redirect: String =
+        url::form_urlencoded::byte_serialize(fake.app_url().as_bytes()).collect();
+    let start = format!("http://127.0.0.1:{port}/auth/oauth/google/start?redirect_uri={redirect}");
+    for flaw in [Flaw::None, Flaw::WrongNonce] {
+        fake.set_flaw(flaw);
+        let (_, authorization) = visit(&browser, &start).await;
+        let (_, callback) = visit(&browser, &authorization.unwrap_or_default()).await;
+        let callback = url::Url::parse(&callback.unwrap_or_default())
+            .unwrap_or_else(|error| panic!("{error}"));
+        secrets.extend(
+            ["code", "state"]
+                .iter()
+                .filter_map(|key| param(&callback, key)),
+        );
+        let (_, back) = visit(&browser, callback.as_str()).await;
+        let back =
+            url::Url::parse(&back.unwrap_or_default()).unwrap_or_else(|error| panic!("{error}"));
+        if let Some(login_code) = param(&back, "login_code") {
+            let body = serde_json::json!({"login_code": login_code});
+            let url = format!("http://127.0.0.1:{port}/auth/oauth/exchange");
+            let session = client.post(url).json(&body).send().await;
+            let session: serde_json::Value = session
+                .unwrap_or_else(|error| panic!("exchange: {error}"))
+                .json()
+                .await
+                .unwrap_or_default();
+            secrets.push(login_code);
+            for token in ["access_token", "refresh_token"] {
+                secrets.extend(session[token].as_str().map(str::to_owned));
+            }
+        } else {
+            assert_eq!(param(&back, "error").as_deref(), Some("provider_error"));
+        }
+    }
+    fake.set_flaw(Flaw::None);
+    // Someone else: the first person's email belongs to his Google account now.
+    fake.sign_in_as(&Person::new());
+    let facebook = fake.facebook_token_for(FACEBOOK_APP_ID);
+    let url = format!("http://127.0.0.1:{port}/auth/oauth/facebook/token");
+    let native = client
+        .post(url)
+        .json(&serde_json::json!({"access_token": facebook}))
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("native: {error}"));
+    assert_eq!(native.status(), 201);
+    secrets.push(facebook);
+
+    let log = service.kill();
+    assert!(
+        log.contains("/auth/oauth/google/callback"),
+        "the requests were logged: {log}"
+    );
+    assert!(secrets.len() >= 10, "{secrets:?}");
+    for secret in secrets.iter().filter(|secret| secret.len() >= 8) {
+        assert!(
+            !log.contains(secret.as_str()),
+            "{secret} is in the log:\n{log}"
+        );
+    }
 }

@@ -8,14 +8,18 @@ use crate::helpers::{TestApp, json_of};
 
 /// Every operation of the API: what clients are written against (API.md), frozen here so a
 /// route cannot appear or vanish without this list (and the document) changing.
-const OPERATIONS: [(&str, &str); 37] = [
+const OPERATIONS: [(&str, &str); 45] = [
+    ("DELETE", "/auth/identities/{provider}"),
     ("DELETE", "/auth/sessions/{id}"),
     ("DELETE", "/conversations/{id}"),
     ("DELETE", "/projects/{id}"),
     ("DELETE", "/projects/{id}/members/{user_id}"),
     ("DELETE", "/users/{id}"),
     ("GET", "/agents"),
+    ("GET", "/auth/identities"),
     ("GET", "/auth/me"),
+    ("GET", "/auth/oauth/{provider}/callback"),
+    ("GET", "/auth/oauth/{provider}/start"),
     ("GET", "/auth/sessions"),
     ("GET", "/conversations"),
     ("GET", "/conversations/{id}"),
@@ -31,9 +35,13 @@ const OPERATIONS: [(&str, &str); 37] = [
     ("PATCH", "/projects/{id}"),
     ("PATCH", "/projects/{id}/members/{user_id}"),
     ("PATCH", "/users/{id}"),
+    ("POST", "/auth/identities/{provider}"),
     ("POST", "/auth/login"),
     ("POST", "/auth/logout"),
     ("POST", "/auth/logout-all"),
+    ("POST", "/auth/oauth/exchange"),
+    ("POST", "/auth/oauth/facebook/token"),
+    ("POST", "/auth/oauth/google/token"),
     ("POST", "/auth/refresh"),
     ("POST", "/auth/phone/otp"),
     ("POST", "/auth/phone/verify"),
