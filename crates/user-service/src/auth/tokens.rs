@@ -48,7 +48,7 @@ impl Tokens {
             Some(secret) => secret.expose_secret().as_bytes().to_vec(),
             None => {
                 tracing::warn!(
-                    "JWT_SECRET is not set: using a random secret for this process; tokens and phone codes stop working when it restarts and other replicas reject them"
+                    "JWT_SECRET is not set: using a random secret for this process; tokens, phone codes and OAuth flows stop working when it restarts and other replicas reject them"
                 );
                 password::random_bytes::<32>().to_vec()
             }

@@ -50,7 +50,7 @@ impl Error {
 
 /// What a violated unique constraint means to a client, by constraint: the PostgreSQL name, or
 /// SQLite's `table.column` list.
-const UNIQUE_CONSTRAINTS: [(&str, &str, &str); 5] = [
+const UNIQUE_CONSTRAINTS: [(&str, &str, &str); 6] = [
     ("UQ_users_email", "users.email", "email already exists"),
     ("UQ_users_phone", "users.phone", "phone already exists"),
     (
@@ -64,6 +64,11 @@ const UNIQUE_CONSTRAINTS: [(&str, &str, &str); 5] = [
         "user is already a member of this project",
     ),
     ("UQ_agents_name", "agents.name", "name already exists"),
+    (
+        "UQ_user_identities_provider_subject",
+        "user_identities.provider, user_identities.subject",
+        "identity is linked to another account",
+    ),
 ];
 
 impl From<DbErr> for Error {

@@ -115,6 +115,17 @@ pub enum SignIn {
 /// account (the provider's name and `https` avatar, the email only when verified, no password).
 /// An inactive account is [`ACCOUNT_DISABLED`].
 pub async fn sign_in(db: &DatabaseConnection, profile: &Profile) -> Result<SignIn> {
+    match sign_in_once(db, profile).await {
+        // A concurrent first sign-in of the same identity made it (or its account) meanwhile:
+        // it is known now.
+        Err(Error::Conflict(message)) if message != LINK_REQUIRED => {
+            sign_in_once(db, profile).await
+        }
+        outcome => outcome,
+    }
+}
+
+async fn sign_in_once(db: &DatabaseConnection, profile: &Profile) -> Result<SignIn> {
     let txn = begin_write(db).await?;
     if let Some(identity) = find(&txn, profile.provider, &profile.subject).await? {
         let user = active(&txn, identity.user_id).await?;

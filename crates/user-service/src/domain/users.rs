@@ -173,6 +173,35 @@ fn phone_is_only_way_in(user: &Model, identities: u64) -> bool {
     user.phone_verified_at.is_some() && user.email.is_none() && identities == 0
 }
 
+/// Gives `existing` the unproven `phone` (in `user`): 409 when his proven phone is his only way
+/// in. An account left with no email and no phone becomes its identities' provider, as the
+/// users table's sign-in check requires (an email, a phone or an OAuth provider).
+async fn change_phone(
+    txn: &impl ConnectionTrait,
+    existing: &Model,
+    phone: Option<String>,
+    user: &mut ActiveModel,
+) -> Result<()> {
+    let identities = identities::count_of(txn, existing.id).await?;
+    if phone_is_only_way_in(existing, identities) {
+        return Err(Error::Conflict(ONLY_WAY_IN.to_owned()));
+    }
+    let keeps_no_contact = phone.is_none()
+        && existing.email.is_none()
+        && matches!(
+            existing.auth_provider,
+            AuthProvider::Email | AuthProvider::Phone
+        );
+    if keeps_no_contact
+        && let Some(provider) = identities::any_provider_of(txn, existing.id).await?
+    {
+        user.auth_provider = Set(provider);
+    }
+    user.phone = Set(phone);
+    user.phone_verified_at = Set(None);
+    Ok(())
+}
+
 /// Which avatar addresses are stored: `https` always; plain `http` only where allowed (outside
 /// production), since a page showing the avatar over `https` would load it in the clear.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -395,41 +424,20 @@ async fn update(
         return Ok(None);
     };
     let was_active_admin = is_active_admin(&existing);
-    let identities = identities::count_of(&txn, id).await?;
-    let only_way_in = phone_is_only_way_in(&existing, identities);
-    let keeps_no_contact = existing.email.is_none()
-        && matches!(
-            existing.auth_provider,
-            AuthProvider::Email | AuthProvider::Phone
-        );
-    let existing_phone = existing.phone.clone();
-    let existing_email = existing.email.clone();
-    let mut user = existing.into_active_model();
+    let mut user = existing.clone().into_active_model();
     if let Some(name) = changes.name {
         user.name = Set(name);
     }
     if let Some(email) = changes.email
-        && Some(&email) != existing_email.as_ref()
+        && Some(&email) != existing.email.as_ref()
     {
         user.email = Set(Some(email));
         user.email_verified_at = Set(None);
     }
     if let Some(phone) = changes.phone
-        && phone != existing_phone
+        && phone != existing.phone
     {
-        if only_way_in {
-            return Err(Error::Conflict(ONLY_WAY_IN.to_owned()));
-        }
-        if phone.is_none()
-            && keeps_no_contact
-            && let Some(provider) = identities::any_provider_of(&txn, id).await?
-        {
-            // The account now signs in only through its identities: it becomes theirs, as the
-            // users table's sign-in check requires of an account without email or phone.
-            user.auth_provider = Set(provider);
-        }
-        user.phone = Set(phone);
-        user.phone_verified_at = Set(None);
+        change_phone(&txn, &existing, phone, &mut user).await?;
     }
     if let Some(password) = changes.password {
         user.password = Set(Some(password));

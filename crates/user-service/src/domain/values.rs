@@ -259,6 +259,12 @@ bounded_text!(
     redacted GivenPassword, 1..=128, "Admin@123"
 );
 
+bounded_text!(
+    /// An app page a web sign-in returns to: it must also be one of `OAUTH_REDIRECT_URIS`,
+    /// character for character.
+    RedirectUri, 1..=2048, "https://app.example.com/auth/done"
+);
+
 /// A credential a client hands back as it was given (a refresh token): any text without NUL
 /// characters, of any length; what it is worth is decided where it is looked up, so a malformed
 /// one is refused like an unknown one. Its `Debug` never shows it.

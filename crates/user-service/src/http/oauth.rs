@@ -21,7 +21,7 @@ use super::timestamp;
 use crate::auth::oauth::{Callback, OAuthSignIn, PROVIDER_NOT_FOUND};
 use crate::domain::identities::{self, Provider};
 use crate::domain::paging::Direction;
-use crate::domain::values::{Credential, Limit};
+use crate::domain::values::{Credential, Limit, RedirectUri};
 use crate::domain::{CurrentUser, Error};
 use crate::state::AppState;
 
@@ -72,7 +72,8 @@ fn found(location: &url::Url) -> Response {
 #[into_params(parameter_in = Query)]
 pub struct StartQuery {
     /// The app page to return to: exactly one of `OAUTH_REDIRECT_URIS`.
-    redirect_uri: String,
+    #[param(inline)]
+    redirect_uri: RedirectUri,
 }
 
 /// Start a web sign-in: 302 to the provider's authorization page (authorization code with
@@ -96,7 +97,7 @@ async fn start(
 ) -> Result<Response> {
     let url = state
         .auth
-        .start_oauth(provider, &query.redirect_uri, &client)
+        .start_oauth(provider, query.redirect_uri.as_str(), &client)
         .await?;
     Ok(found(&url))
 }
@@ -314,7 +315,7 @@ async fn list_identities(
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {
     /// The app page to return to: exactly one of `OAUTH_REDIRECT_URIS`.
-    redirect_uri: String,
+    redirect_uri: RedirectUri,
 }
 
 /// Where to send the browser to link an identity.
@@ -348,7 +349,7 @@ async fn link_identity(
 ) -> Result<Json<LinkStarted>> {
     let url = state
         .auth
-        .start_link(provider, &body.redirect_uri, caller.id(), &client)
+        .start_link(provider, body.redirect_uri.as_str(), caller.id(), &client)
         .await?;
     Ok(Json(LinkStarted {
         authorization_url: url.into(),

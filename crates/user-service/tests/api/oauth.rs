@@ -35,6 +35,7 @@ on_both_backends!(
     a_signed_in_user_links_an_identity_and_lists_it,
     linking_someone_elses_identity_returns_identity_in_use,
     an_identity_is_never_the_last_way_in_to_be_unlinked,
+    a_phone_account_with_an_identity_may_clear_its_number,
 );
 
 /// The app with all three providers pointing at a fake one, and a browser that does not follow
@@ -334,6 +335,15 @@ async fn start_refuses_a_redirect_uri_that_is_not_allowed(database: TestDatabase
     }
     let (status, body) = oauth.app.anonymous().get("/auth/oauth/google/start").await;
     assert_eq!(status, 400, "{body}");
+    let nul = oauth
+        .app
+        .anonymous()
+        .get("/auth/oauth/google/start?redirect_uri=https%3A%2F%2Fa%00b")
+        .await;
+    assert_eq!(
+        nul,
+        error(400, json!(["redirect_uri must not contain NUL characters"]))
+    );
     let user = oauth.app.user(shared::entities::UserRole::User).await;
     let link = oauth
         .app
@@ -722,6 +732,43 @@ async fn an_identity_is_never_the_last_way_in_to_be_unlinked(database: TestDatab
     assert!(!listed.to_string().contains("subject"));
 }
 
+async fn a_phone_account_with_an_identity_may_clear_its_number(database: TestDatabase) {
+    let oauth = OAuthApp::spawn(&database, &[]).await;
+    let (_, session) = oauth.sign_in("tiktok").await;
+    let token = session["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let id = session["user"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // Made a phone account with a proven number behind the service's back.
+    let uuid = uuid::Uuid::parse_str(&id).unwrap_or_default();
+    user::Entity::update_many()
+        .col_expr(user::Column::AuthProvider, Expr::cust("'phone'"))
+        .col_expr(user::Column::Phone, Expr::value("+84901234567"))
+        .col_expr(
+            user::Column::PhoneVerifiedAt,
+            Expr::value(shared::entities::now()),
+        )
+        .filter(user::Column::Id.eq(uuid))
+        .exec(&oauth.app.db)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let path = format!("/users/{id}");
+    let clear = json!({"phone": null});
+    let (status, user) = oauth
+        .app
+        .call("PATCH", &path, Some(&token), Some(clear))
+        .await;
+    assert_eq!(status, 200, "the identity is still a way in: {user}");
+    assert_eq!(
+        (&user["phone"], &user["auth_provider"]),
+        (&Value::Null, &json!("tiktok"))
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oauth_flows_in_redis_finish_on_another_service_and_are_used_once() {
     let database = TestDatabase::sqlite().await;
@@ -750,7 +797,36 @@ async fn oauth_flows_in_redis_finish_on_another_service_and_are_used_once() {
     env.extend_from_slice(&shared);
     let second = TestApp::spawn(&database, &env).await;
 
-    let callback = first.authorize(&first.start("google").await).await;
+    let authorization = first.start("google").await;
+    let state = url::Url::parse(&authorization)
+        .ok()
+        .and_then(|url| param(&url, "state"))
+        .unwrap_or_default();
+    let mut redis = redis::Client::open(url.as_str())
+        .and_then(|client| client.get_connection())
+        .unwrap_or_else(|error| panic!("redis: {error}"));
+    let stored = |kind: &str, secret: &str| {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
+        format!("{prefix}oauth:{kind}:{digest}")
+    };
+    let lifetime: i64 = redis::cmd("PTTL")
+        .arg(stored("state", &state))
+        .query(&mut redis)
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(
+        (590_000..=600_000).contains(&lifetime),
+        "a state lives 10 min: {lifetime}"
+    );
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(&mut redis)
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(
+        keys.iter().all(|key| !key.contains(&state)),
+        "stored by digest only: {keys:?}"
+    );
+    let callback = first.authorize(&authorization).await;
     let path = callback
         .strip_prefix(balancer)
         .unwrap_or_else(|| panic!("the callback is the balancer's: {callback}"))
@@ -760,6 +836,14 @@ async fn oauth_flows_in_redis_finish_on_another_service_and_are_used_once() {
     let back =
         url::Url::parse(&location.unwrap_or_default()).unwrap_or_else(|error| panic!("{error}"));
     let code = param(&back, "login_code").unwrap_or_else(|| panic!("{back}"));
+    let lifetime: i64 = redis::cmd("PTTL")
+        .arg(stored("login", &code))
+        .query(&mut redis)
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(
+        (50_000..=60_000).contains(&lifetime),
+        "a login code lives 60 s: {lifetime}"
+    );
     // The state was taken by the second service: the first refuses it.
     let replay = first.app.anonymous().get(&path).await;
     let unknown = json!(["state is unknown, expired or already used"]);

@@ -1,8 +1,9 @@
 //! Several replicas at once: three `user-service` processes on one PostgreSQL database and one
 //! Redis, all with `MIGRATE_ON_START=true`. They all become ready, the migrations run once, a
 //! token issued by one is accepted by the others, the login throttle is shared, a phone code
-//! asked for through one replica signs in through another (and its limits are shared), and a
-//! user deleted through one is refused by the others at once.
+//! asked for through one replica signs in through another (and its limits are shared), a Google
+//! sign-in started on one finishes on another and is exchanged on the third, and a user deleted
+//! through one is refused by the others at once.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -10,10 +11,14 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use serde_json::json;
+use test_support::oauth::FakeProvider;
 use test_support::sms::FakeSms;
 use test_support::{ScratchDir, TestDatabase, postgres_or_skip};
 
 use crate::helpers::json_of;
+
+/// The load balancer's address, which providers send browsers back to.
+const BALANCER: &str = "http://balancer.invalid";
 
 /// A `user-service` process of the test's own, on a port it picked itself (port 0), read from
 /// its start-up line. Killed when dropped.
@@ -123,10 +128,12 @@ async fn three_replicas_share_one_database_one_redis_and_one_jwt_secret() {
     };
     let prefix = format!("replicas-{}:", uuid::Uuid::new_v4().simple());
     let sms = FakeSms::start().await;
+    let provider = FakeProvider::start().await;
     let mut env = database.env_vars();
     env.extend(
         sms.env()
             .into_iter()
+            .chain(provider.env())
             .map(|(name, value)| (name.to_owned(), value)),
     );
     env.extend(
@@ -140,6 +147,8 @@ async fn three_replicas_share_one_database_one_redis_and_one_jwt_secret() {
             ),
             ("REDIS_URL", redis_url.as_str()),
             ("REDIS_KEY_PREFIX", prefix.as_str()),
+            // One load balancer in front: providers send browsers to its address.
+            ("PUBLIC_BASE_URL", BALANCER),
         ]
         .map(|(name, value)| (name.to_owned(), value.to_owned())),
     );
@@ -291,6 +300,46 @@ async fn three_replicas_share_one_database_one_redis_and_one_jwt_secret() {
             .split(|c: char| !c.is_ascii_alphanumeric())
             .any(|token| token == code);
         assert!(!logged, "the code is in a replica's log:\n{log}");
+    }
+
+    // A Google sign-in started through one replica comes back through another (the balancer
+    // may send it anywhere) and is exchanged through the third; its state works once.
+    let browser = crate::oauth::browser();
+    let redirect: String =
+        url::form_urlencoded::byte_serialize(provider.app_url().as_bytes()).collect();
+    let start = replicas[0].url(&format!("/auth/oauth/google/start?redirect_uri={redirect}"));
+    let (status, authorization) = crate::oauth::visit(&browser, &start).await;
+    assert_eq!(status, 302, "{}", replicas[0].log());
+    let (_, callback) = crate::oauth::visit(&browser, &authorization.unwrap_or_default()).await;
+    let callback = callback.unwrap_or_default();
+    let path = callback
+        .strip_prefix(BALANCER)
+        .unwrap_or_else(|| panic!("the callback is the balancer's: {callback}"))
+        .to_owned();
+    let (status, back) = crate::oauth::visit(&browser, &replicas[1].url(&path)).await;
+    assert_eq!(status, 302, "{}", replicas[1].log());
+    let back = url::Url::parse(&back.unwrap_or_default()).unwrap_or_else(|error| panic!("{error}"));
+    let login_code = crate::oauth::param(&back, "login_code").unwrap_or_else(|| panic!("{back}"));
+    let (status, _) = crate::oauth::visit(&browser, &replicas[2].url(&path)).await;
+    assert_eq!(
+        status, 400,
+        "a state works once, whichever replica sees it again"
+    );
+    let (status, body) = call(
+        &client,
+        reqwest::Method::POST,
+        replicas[2].url("/auth/oauth/exchange"),
+        None,
+        Some(json!({"login_code": login_code})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["user"]["auth_provider"], "google");
+    for replica in &replicas {
+        assert!(
+            !replica.log().contains(&login_code),
+            "the login code is in a replica's log"
+        );
     }
 
     // A user deleted through one replica is refused by the others at once.

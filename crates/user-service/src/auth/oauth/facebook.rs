@@ -5,24 +5,16 @@
 //! and issued to this app. The identity is the user's `id`; Facebook does not say whether an
 //! email is verified, so `email_verified` stays false.
 
-use std::borrow::Cow;
-
 use hmac::Mac;
-use oauth2::basic::BasicClient;
-use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
-};
+use oauth2::TokenResponse;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{Failure, TokenEndpoint, fetch_json, token_failure};
+use super::code::CodeClient;
+use super::{Failure, fetch_json};
 use crate::config;
 use crate::domain::identities::{Profile, Provider};
 use crate::domain::values::Email;
-
-type CodeClient =
-    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 pub struct Facebook {
     client: CodeClient,
@@ -64,15 +56,8 @@ struct TokenInfo {
 impl Facebook {
     pub fn new(settings: &config::Facebook) -> Self {
         let token_url = graph(&settings.graph_url, "oauth/access_token");
-        let client = BasicClient::new(ClientId::new(settings.credentials.id.clone()))
-            .set_client_secret(ClientSecret::new(
-                settings.credentials.secret.expose_secret().to_owned(),
-            ))
-            .set_auth_type(AuthType::RequestBody)
-            .set_auth_uri(AuthUrl::from_url(settings.dialog_url.clone()))
-            .set_token_uri(TokenUrl::from_url(token_url));
         Self {
-            client,
+            client: CodeClient::new(&settings.credentials, &settings.dialog_url, token_url),
             app_id: settings.credentials.id.clone(),
             app_secret: settings.credentials.secret.clone(),
             graph_url: settings.graph_url.clone(),
@@ -80,15 +65,9 @@ impl Facebook {
     }
 
     pub fn authorize_url(&self, callback: &url::Url, state: &str, verifier: &str) -> url::Url {
-        let verifier = PkceCodeVerifier::new(verifier.to_owned());
-        let (url, _) = self
-            .client
-            .authorize_url(|| CsrfToken::new(state.to_owned()))
-            .add_scopes(["email", "public_profile"].map(|scope| Scope::new(scope.to_owned())))
-            .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(&verifier))
-            .set_redirect_uri(Cow::Owned(RedirectUrl::from_url(callback.clone())))
-            .url();
-        url
+        let scopes = ["email", "public_profile"];
+        self.client
+            .authorize_url(callback, state, verifier, &scopes, &[])
     }
 
     pub async fn profile_for_code(
@@ -98,15 +77,8 @@ impl Facebook {
         callback: &url::Url,
         verifier: &str,
     ) -> Result<Profile, Failure> {
-        let token = self
-            .client
-            .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
-            .set_redirect_uri(Cow::Owned(RedirectUrl::from_url(callback.clone())))
-            .request_async(&TokenEndpoint(http))
-            .await
-            .map_err(token_failure)?;
-        self.me(http, token.access_token().secret()).await
+        let tokens = self.client.exchange(http, code, callback, verifier).await?;
+        self.me(http, tokens.access_token().secret()).await
     }
 
     /// A token a Facebook SDK obtained: `debug_token` must say it is valid and this app's.

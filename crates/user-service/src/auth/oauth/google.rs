@@ -3,57 +3,19 @@
 //! set, fetched again when a token names a `kid` the cached set lacks; `iss`, `aud`, `exp` with
 //! 60 s of leeway, and the flow's `nonce`). The identity is the token's `sub`.
 
-use std::borrow::Cow;
-
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-    BasicTokenType,
-};
-use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    StandardRevocableToken, StandardTokenResponse, TokenUrl,
-};
-use secrecy::ExposeSecret;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
-use super::{Failure, TokenEndpoint, fetch_json, token_failure};
+use super::code::CodeClient;
+use super::{Failure, fetch_json};
 use crate::config;
 use crate::domain::identities::{Profile, Provider};
 use crate::domain::values::Email;
 
 /// The issuers Google's tokens name (both spellings are Google's own).
 const ISSUERS: [&str; 2] = ["https://accounts.google.com", "accounts.google.com"];
-
-/// The `id_token` beside Google's access token. `Debug` never shows it.
-#[derive(Clone, Deserialize, Serialize)]
-pub struct IdTokenField {
-    id_token: Option<String>,
-}
-
-impl std::fmt::Debug for IdTokenField {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IdTokenField([redacted])")
-    }
-}
-
-impl ExtraTokenFields for IdTokenField {}
-
-type CodeClient = oauth2::Client<
-    BasicErrorResponse,
-    StandardTokenResponse<IdTokenField, BasicTokenType>,
-    BasicTokenIntrospectionResponse,
-    StandardRevocableToken,
-    BasicRevocationErrorResponse,
-    EndpointSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointSet,
->;
 
 pub struct Google {
     client: CodeClient,
@@ -92,15 +54,12 @@ fn flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Er
 
 impl Google {
     pub fn new(settings: &config::Google) -> Self {
-        let client = oauth2::Client::new(ClientId::new(settings.credentials.id.clone()))
-            .set_client_secret(ClientSecret::new(
-                settings.credentials.secret.expose_secret().to_owned(),
-            ))
-            .set_auth_type(AuthType::RequestBody)
-            .set_auth_uri(AuthUrl::from_url(settings.auth_url.clone()))
-            .set_token_uri(TokenUrl::from_url(settings.token_url.clone()));
         Self {
-            client,
+            client: CodeClient::new(
+                &settings.credentials,
+                &settings.auth_url,
+                settings.token_url.clone(),
+            ),
             client_id: settings.credentials.id.clone(),
             jwks_url: settings.jwks_url.clone(),
             keys: RwLock::new(JwkSet { keys: Vec::new() }),
@@ -115,16 +74,9 @@ impl Google {
         verifier: &str,
         nonce: &str,
     ) -> url::Url {
-        let verifier = PkceCodeVerifier::new(verifier.to_owned());
-        let (url, _) = self
-            .client
-            .authorize_url(|| CsrfToken::new(state.to_owned()))
-            .add_scopes(["openid", "email", "profile"].map(|scope| Scope::new(scope.to_owned())))
-            .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(&verifier))
-            .set_redirect_uri(Cow::Owned(RedirectUrl::from_url(callback.clone())))
-            .add_extra_param("nonce", nonce)
-            .url();
-        url
+        let scopes = ["openid", "email", "profile"];
+        self.client
+            .authorize_url(callback, state, verifier, &scopes, &[("nonce", nonce)])
     }
 
     /// Trades the code for tokens and verifies the `id_token` with the flow's `nonce`.
@@ -136,16 +88,9 @@ impl Google {
         verifier: &str,
         nonce: &str,
     ) -> Result<Profile, Failure> {
-        let token = self
-            .client
-            .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
-            .set_redirect_uri(Cow::Owned(RedirectUrl::from_url(callback.clone())))
-            .request_async(&TokenEndpoint(http))
-            .await
-            .map_err(token_failure)?;
+        let tokens = self.client.exchange(http, code, callback, verifier).await?;
         let id_token =
-            token.extra_fields().id_token.as_deref().ok_or_else(|| {
+            tokens.extra_fields().id_token.as_deref().ok_or_else(|| {
                 Failure::Rejected("the token endpoint sent no id_token".to_owned())
             })?;
         self.verify(http, id_token, Some(nonce)).await

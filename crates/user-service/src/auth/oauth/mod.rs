@@ -15,6 +15,7 @@
 //! Provider calls go through one HTTP client: rustls, no redirects followed, bounded by
 //! `OAUTH_TIMEOUT_MS`; no token, code or secret reaches a log line.
 
+mod code;
 mod facebook;
 mod google;
 pub mod store;
@@ -194,14 +195,8 @@ impl OAuth {
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
-    /// Starts a web flow for `provider` returning to `redirect_uri` (linking to `link` when
-    /// given): keeps a new `state` and answers the provider's authorization URL.
-    async fn start(
-        &self,
-        provider: Provider,
-        redirect_uri: &str,
-        link: Option<Uuid>,
-    ) -> Result<url::Url> {
+    /// 404 for a provider without credentials, 400 for a `redirect_uri` not on the list.
+    fn check_start(&self, provider: Provider, redirect_uri: &str) -> Result<()> {
         self.require(provider)?;
         if !self
             .redirect_uris
@@ -210,6 +205,17 @@ impl OAuth {
         {
             return Err(Error::invalid(REDIRECT_NOT_ALLOWED));
         }
+        Ok(())
+    }
+
+    /// Starts a checked web flow for `provider` returning to `redirect_uri` (linking to `link`
+    /// when given): keeps a new `state` and answers the provider's authorization URL.
+    async fn start(
+        &self,
+        provider: Provider,
+        redirect_uri: &str,
+        link: Option<Uuid>,
+    ) -> Result<url::Url> {
         let state = random_token();
         let flow = Flow {
             provider: provider.as_str().to_owned(),
@@ -295,9 +301,7 @@ impl Auth {
         redirect_uri: &str,
         client: &sessions::Client,
     ) -> Result<url::Url> {
-        self.oauth.require(provider)?;
-        self.oauth_attempt(client).await?;
-        self.oauth.start(provider, redirect_uri, None).await
+        self.begin_flow(provider, redirect_uri, None, client).await
     }
 
     /// `POST /auth/identities/:provider`: the same for linking an identity to `user_id`.
@@ -308,11 +312,21 @@ impl Auth {
         user_id: Uuid,
         client: &sessions::Client,
     ) -> Result<url::Url> {
-        self.oauth.require(provider)?;
-        self.oauth_attempt(client).await?;
-        self.oauth
-            .start(provider, redirect_uri, Some(user_id))
+        self.begin_flow(provider, redirect_uri, Some(user_id), client)
             .await
+    }
+
+    /// Checks the request, then takes a place in the address's budget, then starts the flow.
+    async fn begin_flow(
+        &self,
+        provider: Provider,
+        redirect_uri: &str,
+        link: Option<Uuid>,
+        client: &sessions::Client,
+    ) -> Result<url::Url> {
+        self.oauth.check_start(provider, redirect_uri)?;
+        self.oauth_attempt(client).await?;
+        self.oauth.start(provider, redirect_uri, link).await
     }
 
     /// `GET /auth/oauth/:provider/callback`: where to send the browser. A missing, unknown,
@@ -364,7 +378,8 @@ impl Auth {
         if let Some(user) = flow.link {
             return match identities::link(db, user, &profile).await {
                 Ok(Linked::Yours) => back("linked", provider.as_str()),
-                Ok(Linked::InUse) => back("error", "identity_in_use"),
+                // `Conflict`: another account linked it at the same moment.
+                Ok(Linked::InUse) | Err(Error::Conflict(_)) => back("error", "identity_in_use"),
                 Err(Error::Unauthenticated(_)) => back("error", ACCOUNT_DISABLED),
                 Err(error) => Err(error),
             };
