@@ -18,6 +18,15 @@ use std::path::PathBuf;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use shared::{DatabaseConfig, connect};
 
+/// Settings as a fake hands them out (a name and an owned value), borrowed in the form the
+/// services' test helpers take.
+pub fn borrowed<'a>(settings: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    settings
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect()
+}
+
 pub const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres:postgres@127.0.0.1:5432";
 
 /// The PostgreSQL server the tests create their databases on.

@@ -214,6 +214,17 @@ impl Throttle {
     }
 }
 
+/// A connection to Redis that never waits for it: connected on first use, each step bounded
+/// (500 ms to connect or answer, one retry), so a Redis that is down costs a request little.
+pub fn redis_connection(url: &str) -> Result<ConnectionManager, redis::RedisError> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_millis(500)))
+        .set_response_timeout(Some(Duration::from_millis(500)))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(200));
+    Client::open(url)?.get_connection_manager_lazy(config)
+}
+
 impl Windows {
     /// The throttle, with Redis when `redis_url` is given. Never waits for Redis: a server that
     /// is down at start is reported as disconnected and used once it answers.
@@ -221,12 +232,7 @@ impl Windows {
         let redis = match redis_url {
             None => None,
             Some(url) => {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(Duration::from_millis(500)))
-                    .set_response_timeout(Some(Duration::from_millis(500)))
-                    .set_number_of_retries(1)
-                    .set_max_delay(Duration::from_millis(200));
-                let connection = Client::open(url)?.get_connection_manager_lazy(config)?;
+                let connection = redis_connection(url)?;
                 Some(RedisWindows {
                     connection,
                     reserve: Script::new(RESERVE),

@@ -498,10 +498,7 @@ async fn oauth_sign_ins_write_no_code_state_token_or_secret_to_the_log() {
     let scratch = Scratch::new();
     let fake = FakeProvider::start().await;
     let settings = fake.env();
-    let mut env: Vec<(&str, &str)> = settings
-        .iter()
-        .map(|(name, value)| (*name, value.as_str()))
-        .collect();
+    let mut env = test_support::borrowed(&settings);
     env.push(("DATABASE_URL", "sqlite:data/chatai.db"));
     let service = Running::start(&scratch, &env);
     let port = service.port;

@@ -50,10 +50,7 @@ impl OAuthApp {
     async fn spawn(database: &TestDatabase, extra: &[(&str, &str)]) -> Self {
         let fake = FakeProvider::start().await;
         let settings = fake.env();
-        let mut env: Vec<(&str, &str)> = settings
-            .iter()
-            .map(|(name, value)| (*name, value.as_str()))
-            .collect();
+        let mut env = test_support::borrowed(&settings);
         env.extend_from_slice(extra);
         let app = TestApp::spawn(database, &env).await;
         Self {
@@ -122,6 +119,20 @@ impl OAuthApp {
                 json!({"login_code": login_code}),
             )
             .await
+    }
+
+    /// `POST /auth/oauth/google/token` with `id_token`.
+    async fn native_google(&self, id_token: String) -> (u16, Value) {
+        let body = json!({"id_token": id_token});
+        let path = "/auth/oauth/google/token";
+        self.app.anonymous().send("POST", path, body).await
+    }
+
+    /// `POST /auth/oauth/facebook/token` with `access_token`.
+    async fn native_facebook(&self, access_token: String) -> (u16, Value) {
+        let body = json!({"access_token": access_token});
+        let path = "/auth/oauth/facebook/token";
+        self.app.anonymous().send("POST", path, body).await
     }
 
     async fn identity_of(&self, user_id: &str) -> Vec<user_identity::Model> {
@@ -365,10 +376,7 @@ async fn an_unknown_or_unconfigured_provider_answers_404_everywhere(database: Te
         .into_iter()
         .filter(|(name, _)| !name.starts_with("FACEBOOK_") && !name.starts_with("TIKTOK_"))
         .collect();
-    let env: Vec<(&str, &str)> = env
-        .iter()
-        .map(|(name, value)| (*name, value.as_str()))
-        .collect();
+    let env = test_support::borrowed(&env);
     let app = TestApp::spawn(&database, &env).await;
     let user = app.user(shared::entities::UserRole::User).await;
     let not_found = error(404, "Provider not found");
@@ -489,13 +497,7 @@ async fn google_keys_are_fetched_again_for_an_unknown_kid(database: TestDatabase
 
 async fn a_native_google_id_token_signs_in_and_a_bad_one_answers_401(database: TestDatabase) {
     let oauth = OAuthApp::spawn(&database, &[]).await;
-    let native = |id_token: String| {
-        oauth.app.anonymous().send(
-            "POST",
-            "/auth/oauth/google/token",
-            json!({"id_token": id_token}),
-        )
-    };
+    let native = |id_token| oauth.native_google(id_token);
     let (status, first) = native(oauth.fake.google_id_token()).await;
     assert_eq!(status, 201, "{first}");
     let (status, again) = native(oauth.fake.google_id_token()).await;
@@ -519,13 +521,7 @@ async fn a_native_google_id_token_signs_in_and_a_bad_one_answers_401(database: T
 
 async fn a_native_facebook_token_must_be_valid_and_this_apps(database: TestDatabase) {
     let oauth = OAuthApp::spawn(&database, &[]).await;
-    let native = |access_token: String| {
-        oauth.app.anonymous().send(
-            "POST",
-            "/auth/oauth/facebook/token",
-            json!({"access_token": access_token}),
-        )
-    };
+    let native = |access_token| oauth.native_facebook(access_token);
     let (status, session) = native(oauth.fake.facebook_token_for(FACEBOOK_APP_ID)).await;
     assert_eq!(status, 201, "{session}");
     let debugged = oauth
@@ -546,18 +542,11 @@ async fn a_provider_down_answers_503_on_the_native_endpoints(database: TestDatab
     let unavailable = error(503, "Service Unavailable");
     for mode in [Mode::Fail(500), Mode::Hang, Mode::Redirect] {
         oauth.fake.set_mode(mode);
-        let google = json!({"id_token": oauth.fake.google_id_token()});
-        let answer = oauth
-            .app
-            .anonymous()
-            .send("POST", "/auth/oauth/google/token", google);
-        assert_eq!(answer.await, unavailable, "google {mode:?}");
-        let facebook = json!({"access_token": oauth.fake.facebook_token_for(FACEBOOK_APP_ID)});
-        let answer = oauth
-            .app
-            .anonymous()
-            .send("POST", "/auth/oauth/facebook/token", facebook);
-        assert_eq!(answer.await, unavailable, "facebook {mode:?}");
+        let google = oauth.native_google(oauth.fake.google_id_token()).await;
+        assert_eq!(google, unavailable, "google {mode:?}");
+        let token = oauth.fake.facebook_token_for(FACEBOOK_APP_ID);
+        let facebook = oauth.native_facebook(token).await;
+        assert_eq!(facebook, unavailable, "facebook {mode:?}");
     }
 }
 
@@ -598,12 +587,8 @@ async fn any_other_email_collision_is_link_required_and_never_a_second_account(
     oauth.fake.sign_in_as(&person);
     let back = oauth.web_flow("google").await;
     assert_eq!(param(&back, "error").as_deref(), Some("link_required"));
-    let native = oauth.app.anonymous().send(
-        "POST",
-        "/auth/oauth/google/token",
-        json!({"id_token": oauth.fake.google_id_token()}),
-    );
-    assert_eq!(native.await, error(409, "link_required"));
+    let native = oauth.native_google(oauth.fake.google_id_token()).await;
+    assert_eq!(native, error(409, "link_required"));
 
     // Proven on our side, but Google does not vouch for it.
     prove_email(&oauth.app, &owner.email).await;
@@ -638,12 +623,8 @@ async fn an_inactive_account_is_account_disabled(database: TestDatabase) {
         .unwrap_or_else(|error| panic!("{error}"));
     let back = oauth.web_flow("google").await;
     assert_eq!(param(&back, "error").as_deref(), Some("account_disabled"));
-    let native = oauth.app.anonymous().send(
-        "POST",
-        "/auth/oauth/google/token",
-        json!({"id_token": oauth.fake.google_id_token()}),
-    );
-    assert_eq!(native.await, error(401, "account_disabled"));
+    let native = oauth.native_google(oauth.fake.google_id_token()).await;
+    assert_eq!(native, error(401, "account_disabled"));
 }
 
 /// Starts linking `provider` for `token`'s user: the provider's authorization URL.
@@ -790,10 +771,7 @@ async fn oauth_flows_in_redis_finish_on_another_service_and_are_used_once() {
     let first = OAuthApp::spawn(&database, &shared).await;
     // A second service on the same database, Redis and provider.
     let settings = first.fake.env();
-    let mut env: Vec<(&str, &str)> = settings
-        .iter()
-        .map(|(name, value)| (*name, value.as_str()))
-        .collect();
+    let mut env = test_support::borrowed(&settings);
     env.extend_from_slice(&shared);
     let second = TestApp::spawn(&database, &env).await;
 

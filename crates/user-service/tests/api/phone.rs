@@ -57,10 +57,7 @@ impl PhoneApp {
     async fn spawn(database: &TestDatabase, extra: &[(&str, &str)]) -> Self {
         let sms = FakeSms::start().await;
         let settings = sms.env();
-        let mut env: Vec<(&str, &str)> = settings
-            .iter()
-            .map(|(name, value)| (*name, value.as_str()))
-            .collect();
+        let mut env = test_support::borrowed(&settings);
         env.extend_from_slice(extra);
         let app = TestApp::spawn(database, &env).await;
         Self { app, sms }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use sha2::{Digest, Sha256};
 
 use crate::domain::{Error, Result};
@@ -34,14 +34,7 @@ impl OneUse {
     pub fn new(redis_url: Option<&str>, prefix: String) -> Result<Self, redis::RedisError> {
         let backend = match redis_url {
             None => Backend::Local(Mutex::new(HashMap::new())),
-            Some(url) => {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(Duration::from_millis(500)))
-                    .set_response_timeout(Some(Duration::from_millis(500)))
-                    .set_number_of_retries(1)
-                    .set_max_delay(Duration::from_millis(200));
-                Backend::Redis(redis::Client::open(url)?.get_connection_manager_lazy(config)?)
-            }
+            Some(url) => Backend::Redis(crate::auth::throttle::redis_connection(url)?),
         };
         Ok(Self { prefix, backend })
     }
