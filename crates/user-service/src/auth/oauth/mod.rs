@@ -1,8 +1,8 @@
 //! Sign-in with Google, Facebook and TikTok (AUTH.md, "Google, Facebook, TikTok").
 //!
 //! The web flow is the authorization code grant with PKCE (S256) and a one-use `state`, Google
-//! also with a `nonce`: [`OAuth::start`] keeps the `state` (10 min) and answers the provider's
-//! authorization URL; [`OAuth::callback`] takes the `state` back, trades the code for the
+//! also with a `nonce`: `OAuth::start` keeps the `state` (10 min) and answers the provider's
+//! authorization URL; [`Auth::oauth_callback`] takes the `state` back, trades the code for the
 //! provider's word on who the user is, applies the account rules (`domain::identities`) and
 //! answers where to send the browser: the app's `redirect_uri` with a one-use `login_code`
 //! (60 s), `linked=<provider>`, or `error=`. [`Auth::exchange_login_code`] turns a login code
@@ -127,8 +127,9 @@ pub struct OAuthSignIn {
     pub created: bool,
 }
 
-/// The query a provider sends the browser back with (its other parameters are ignored).
-#[derive(Debug, Default)]
+/// The query a provider sends the browser back with (its other parameters are ignored). No
+/// `Debug`: it holds the code and the `state`.
+#[derive(Default)]
 pub struct Callback {
     pub state: Option<String>,
     pub code: Option<String>,
