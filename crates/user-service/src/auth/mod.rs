@@ -241,3 +241,17 @@ pub(crate) fn keyed(key: &[u8]) -> hmac::Hmac<sha2::Sha256> {
     hmac::Hmac::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"))
 }
+
+/// 256 random bits from the operating system, base64url: refresh tokens, OAuth states and
+/// login codes.
+pub(crate) fn random_token() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(shared::password::random_bytes::<32>())
+}
+
+/// The stored form of a [`random_token`]: its SHA-256, in hex. It carries 256 random bits, so a
+/// fast hash is enough: there is nothing to guess.
+pub(crate) fn token_digest(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}

@@ -10,15 +10,12 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     EntityTrait, PaginatorTrait, QueryFilter,
 };
-use sha2::{Digest, Sha256};
 use shared::entities::session::{self, Column, Entity as Rows};
 use shared::entities::{Sensitive, new_id, now, user};
 use uuid::Uuid;
@@ -274,15 +271,14 @@ pub async fn sweep(db: &impl ConnectionTrait) -> Result<u64> {
 
 /// A new refresh token and the hash that is stored.
 fn mint() -> (RefreshToken, Sensitive) {
-    let token = URL_SAFE_NO_PAD.encode(shared::password::random_bytes::<32>());
+    let token = super::random_token();
     let hash = digest(&token);
     (RefreshToken(token), hash)
 }
 
-/// The stored form of a token: its SHA-256, in hex. A token carries 256 random bits, so a fast
-/// hash is enough: there is nothing to guess.
+/// The stored form of a token ([`super::token_digest`]).
 fn digest(token: &str) -> Sensitive {
-    Sensitive::new(hex::encode(Sha256::digest(token.as_bytes())))
+    Sensitive::new(super::token_digest(token))
 }
 
 fn cut_user_agent(agent: &str) -> String {
@@ -291,6 +287,9 @@ fn cut_user_agent(agent: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
 
     #[test]

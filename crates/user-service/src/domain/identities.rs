@@ -23,8 +23,9 @@ pub const ACCOUNT_DISABLED: &str = "account_disabled";
 pub const IDENTITY_NOT_FOUND: &str = "Identity not found";
 const LAST_WAY_IN: &str = "this identity is the account's last way to sign in";
 
-/// An OAuth provider the service can speak to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// An OAuth provider the service can speak to, as paths and answers spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, utoipa::ToSchema)]
+#[schema(as = OAuthProvider, rename_all = "lowercase")]
 pub enum Provider {
     Google,
     Facebook,

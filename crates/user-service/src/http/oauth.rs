@@ -53,16 +53,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ProviderName {
     }
 }
 
-/// The OpenAPI form of `:provider`.
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-#[allow(dead_code)]
-enum OAuthProvider {
-    Google,
-    Facebook,
-    Tiktok,
-}
-
 /// A 302 to `location`.
 fn found(location: &url::Url) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, location.as_str())]).into_response()
@@ -80,7 +70,7 @@ pub struct StartQuery {
 /// PKCE S256 and a one-use `state`; Google also a `nonce`). The provider sends the browser back
 /// to `/auth/oauth/{provider}/callback`.
 #[utoipa::path(get, path = "/auth/oauth/{provider}/start", tag = "oauth",
-    params(("provider" = OAuthProvider, Path), StartQuery),
+    params(("provider" = Provider, Path), StartQuery),
     responses(
         (status = 302, description = "To the provider's authorization page",
             headers(("Location" = String, description = "The provider's authorization URL"))),
@@ -123,7 +113,7 @@ pub struct CallbackQuery {
 /// `provider_unavailable`, `provider_error`. A missing, unknown, expired or used `state`: 400,
 /// no redirect.
 #[utoipa::path(get, path = "/auth/oauth/{provider}/callback", tag = "oauth",
-    params(("provider" = OAuthProvider, Path), CallbackQuery),
+    params(("provider" = Provider, Path), CallbackQuery),
     responses(
         (status = 302, description = "Back to the app",
             headers(("Location" = String, description = "The app's redirect_uri with login_code, linked or error"))),
@@ -264,7 +254,7 @@ async fn facebook_token(
 /// One identity linked to the caller's account (its subject is not shown).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IdentityResponse {
-    #[schema(value_type = OAuthProvider)]
+    #[schema(value_type = Provider)]
     provider: String,
     #[serde(with = "timestamp")]
     created_at: DateTime<Utc>,
@@ -330,7 +320,7 @@ pub struct LinkStarted {
 /// authorization URL; finishing there returns to `redirect_uri` with `?linked=<provider>` (also
 /// when it was already his) or `?error=identity_in_use` (another account's).
 #[utoipa::path(post, path = "/auth/identities/{provider}", tag = "oauth",
-    params(("provider" = OAuthProvider, Path)), request_body = LinkRequest,
+    params(("provider" = Provider, Path)), request_body = LinkRequest,
     security(("bearer" = [])),
     responses(
         (status = 200, body = LinkStarted),
@@ -358,12 +348,12 @@ async fn link_identity(
 
 /// Unlink the caller's identities of `provider`: 409 when they are his last way to sign in.
 #[utoipa::path(delete, path = "/auth/identities/{provider}", tag = "oauth",
-    params(("provider" = OAuthProvider, Path)),
+    params(("provider" = Provider, Path)),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Unlinked"),
         (status = 401, body = ErrorBody),
-        (status = 404, description = "No identity of this provider on the caller's account", body = ErrorBody),
+        (status = 404, description = "Unknown or unconfigured provider, or no identity of it on the caller's account", body = ErrorBody),
         (status = 409, description = "It is the account's last way to sign in", body = ErrorBody),
     ))]
 async fn unlink_identity(
@@ -371,6 +361,7 @@ async fn unlink_identity(
     caller: CurrentUser,
     ProviderName(provider): ProviderName,
 ) -> Result<StatusCode> {
+    state.auth.oauth.require(provider)?;
     identities::unlink(&state.db, &caller, provider).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -393,6 +393,7 @@ async fn an_unknown_or_unconfigured_provider_answers_404_everywhere(database: Te
         let identity = format!("/auth/identities/{provider}");
         let link = json!({"redirect_uri": fake.app_url()});
         assert_eq!(app.by(&user).send("POST", &identity, link).await, not_found);
+        assert_eq!(app.by(&user).delete(&identity).await, not_found);
     }
     let facebook = json!({"access_token": "EAAanything"});
     let native = app

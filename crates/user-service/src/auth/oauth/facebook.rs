@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::code::CodeClient;
-use super::{Failure, fetch_json};
+use super::{Failure, fetch_json, under};
 use crate::config;
 use crate::domain::identities::{Profile, Provider};
 use crate::domain::values::Email;
@@ -55,7 +55,7 @@ struct TokenInfo {
 
 impl Facebook {
     pub fn new(settings: &config::Facebook) -> Self {
-        let token_url = graph(&settings.graph_url, "oauth/access_token");
+        let token_url = under(&settings.graph_url, "oauth/access_token");
         Self {
             client: CodeClient::new(&settings.credentials, &settings.dialog_url, token_url),
             app_id: settings.credentials.id.clone(),
@@ -89,7 +89,7 @@ impl Facebook {
     ) -> Result<Profile, Failure> {
         let app_token = format!("{}|{}", self.app_id, self.app_secret.expose_secret());
         let request = http
-            .get(graph(&self.graph_url, "debug_token"))
+            .get(under(&self.graph_url, "debug_token"))
             .query(&[("input_token", access_token)])
             .bearer_auth(app_token);
         let debugged: Debugged = fetch_json(request, "debug_token").await?;
@@ -110,7 +110,7 @@ impl Facebook {
         proof.update(access_token.as_bytes());
         let proof = hex::encode(proof.finalize().into_bytes());
         let request = http
-            .get(graph(&self.graph_url, "me"))
+            .get(under(&self.graph_url, "me"))
             .query(&[
                 ("fields", "id,name,email,picture"),
                 ("appsecret_proof", proof.as_str()),
@@ -126,12 +126,4 @@ impl Facebook {
             avatar_url: me.picture.and_then(|picture| picture.data?.url),
         })
     }
-}
-
-/// `path` under the Graph API's versioned root.
-fn graph(root: &url::Url, path: &str) -> url::Url {
-    let mut url = root.clone();
-    let joined = format!("{}/{path}", root.path().trim_end_matches('/'));
-    url.set_path(&joined);
-    url
 }

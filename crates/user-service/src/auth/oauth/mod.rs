@@ -175,15 +175,8 @@ impl OAuth {
 
     /// Where `provider` sends the browser back: `PUBLIC_BASE_URL` + the callback path.
     fn callback_url(&self, provider: Provider) -> url::Url {
-        let mut url = self.public_base_url.clone();
-        let path = format!(
-            "{}/auth/oauth/{}/callback",
-            url.path().trim_end_matches('/'),
-            provider.as_str()
-        );
-        url.set_path(&path);
-        url.set_query(None);
-        url
+        let path = format!("auth/oauth/{}/callback", provider.as_str());
+        under(&self.public_base_url, &path)
     }
 
     /// A secret of this flow, derived from its `state`: its PKCE verifier (43 characters of
@@ -217,7 +210,7 @@ impl OAuth {
         redirect_uri: &str,
         link: Option<Uuid>,
     ) -> Result<url::Url> {
-        let state = random_token();
+        let state = super::random_token();
         let flow = Flow {
             provider: provider.as_str().to_owned(),
             redirect_uri: redirect_uri.to_owned(),
@@ -392,7 +385,7 @@ impl Auth {
             Err(Error::Unauthenticated(_)) => return back("error", ACCOUNT_DISABLED),
             Err(error) => return Err(error),
         };
-        let login_code = random_token();
+        let login_code = super::random_token();
         let finished = Finished {
             user: user.id,
             created,
@@ -496,9 +489,13 @@ impl Auth {
     }
 }
 
-/// 256 random bits, base64url: a `state` or a `login_code`.
-fn random_token() -> String {
-    URL_SAFE_NO_PAD.encode(shared::password::random_bytes::<32>())
+/// `path` under `root`'s path (a versioned API root, or `PUBLIC_BASE_URL`), without a query.
+fn under(root: &url::Url, path: &str) -> url::Url {
+    let mut url = root.clone();
+    let joined = format!("{}/{path}", root.path().trim_end_matches('/'));
+    url.set_path(&joined);
+    url.set_query(None);
+    url
 }
 
 /// `uri` with `key=value` added to its query.

@@ -12,7 +12,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
-use sha2::{Digest, Sha256};
 
 use crate::domain::{Error, Result};
 
@@ -41,7 +40,7 @@ impl OneUse {
 
     /// The stored key of `secret` in namespace `kind`.
     fn key(&self, kind: &str, secret: &str) -> String {
-        let digest = hex::encode(Sha256::digest(secret.as_bytes()));
+        let digest = crate::auth::token_digest(secret);
         format!("{}oauth:{kind}:{digest}", self.prefix)
     }
 

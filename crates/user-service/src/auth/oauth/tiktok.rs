@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{Failure, fetch_json};
+use super::{Failure, fetch_json, under};
 use crate::config;
 use crate::domain::identities::{Profile, Provider};
 
@@ -89,7 +89,7 @@ impl TikTok {
             ("redirect_uri", callback.as_str()),
             ("code_verifier", verifier),
         ];
-        let request = http.post(self.api("oauth/token/")).form(&form);
+        let request = http.post(under(&self.api_url, "oauth/token/")).form(&form);
         let answer: TokenAnswer = fetch_json(request, "TikTok's oauth/token/").await?;
         let (Some(access_token), Some(open_id), None) =
             (answer.access_token, answer.open_id, answer.error.as_deref())
@@ -99,7 +99,7 @@ impl TikTok {
                 "oauth/token/ refused the code: {error}"
             )));
         };
-        let mut info = self.api("user/info/");
+        let mut info = under(&self.api_url, "user/info/");
         info.query_pairs_mut()
             .append_pair("fields", "open_id,union_id,avatar_url,display_name");
         let request = http.get(info).bearer_auth(access_token);
@@ -124,13 +124,5 @@ impl TikTok {
             email_verified: false,
             avatar_url: user.avatar_url,
         })
-    }
-
-    /// `path` under Login Kit v2's root.
-    fn api(&self, path: &str) -> url::Url {
-        let mut url = self.api_url.clone();
-        let joined = format!("{}/{path}", self.api_url.path().trim_end_matches('/'));
-        url.set_path(&joined);
-        url
     }
 }
